@@ -1,0 +1,156 @@
+"""Activities: the workflow's hands. Each is idempotent per touch id, so retries and replays
+never send an email twice nor create a second task."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.cadences import Step, Variant
+from messaging.email_message import Links, Sender, build_request
+from messaging.mailer import RejectedMail, TemporaryMailError
+from messaging.rendering import render, template_context
+from persistence import touches as store
+from persistence.db import Database
+from persistence.models import Lead, Task
+from workflows.messages import CreateTaskInput, RecordStateInput, SendEmailInput, TouchResult
+
+FINISHED = frozenset({"sent", "outboxed", "failed", "suppressed"})
+
+
+def choose_variant(lead_id: str, step: Step) -> Variant | None:
+    """The same lead always gets the same variant of a step, spread evenly over leads."""
+    if not step.variants:
+        return None
+    digest = hashlib.sha256(f"{lead_id}:{step.id}".encode()).digest()
+    return step.variants[int.from_bytes(digest[:8], "big") % len(step.variants)]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TouchActivities:
+    """Activities with their dependencies handed in: tests pass stand-ins, the worker real ones."""
+
+    def __init__(self, db: Database, *, mailer=None, sender: Sender, links: Links):
+        self.db = db
+        self.mailer = mailer  # None: write to the outbox instead of sending
+        self.sender = sender
+        self.links = links
+
+    def _lead(self, session, lead_id: str) -> Lead:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise ApplicationError(f"lead {lead_id} does not exist", type="LeadNotFound", non_retryable=True)
+        return lead
+
+    @activity.defn(name="send_email")
+    def send_email(self, input: SendEmailInput) -> TouchResult:
+        touch_values = dict(lead_id=input.lead_id, step=input.step, step_id=input.step_def.id, channel="email",
+                            due_at=input.due_at)
+        with self.db.session() as session:
+            touch = session.get(store.Touch, input.touch_id)
+            if touch is not None and touch.status in FINISHED:
+                return TouchResult(touch.id, touch.status, touch.detail)
+            if touch is not None and touch.status == "sending":
+                # An earlier attempt handed the message to SendGrid and died before hearing back.
+                # Sending again could deliver it twice; at most once is the promise.
+                touch.status, touch.at = "sent", touch.at or _now()
+                touch.detail = "accepted by an earlier attempt that ended before recording it"
+                return TouchResult(touch.id, touch.status, touch.detail)
+            lead = self._lead(session, input.lead_id)
+            variant = choose_variant(lead.id, input.step_def)
+            context = template_context(store.lead_fields(lead), sender_name=self.sender.name,
+                                       unsubscribe_url=self.links.unsubscribe_url(lead.id))
+            subject = render((variant and variant.subject) or input.step_def.subject, context) or ""
+            body = render((variant and variant.body) or input.step_def.body, context) or ""
+            touch_values.update(subject=subject.strip(), variant=variant.id if variant else None)
+            if store.is_suppressed(session, lead.email):
+                store.upsert_touch(session, input.touch_id, status="suppressed", at=_now(),
+                                   detail="address is on the suppression list", **touch_values)
+                return TouchResult(input.touch_id, "suppressed", "address is on the suppression list")
+            request = build_request(lead_id=lead.id, touch_id=input.touch_id, to_email=lead.email,
+                                    to_name=" ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
+                                    sender=self.sender, subject=subject.strip(), body_text=body, links=self.links)
+            if self.mailer is None:
+                store.write_outbox(session, touch_id=input.touch_id, lead_id=lead.id, to_email=lead.email,
+                                   subject=subject.strip(), request=request)
+                store.upsert_touch(session, input.touch_id, status="outboxed", at=_now(), detail=None, **touch_values)
+                return TouchResult(input.touch_id, "outboxed")
+            store.upsert_touch(session, input.touch_id, status="sending", at=None, detail=None, **touch_values)
+        return self._deliver(input.touch_id, request)
+
+    def _deliver(self, touch_id: str, request: dict) -> TouchResult:
+        try:
+            message_id = self.mailer.send(request)
+        except TemporaryMailError as exc:
+            with self.db.session() as session:  # nothing was accepted: the retry may send
+                store.upsert_touch(session, touch_id, status="deferred", detail=f"{exc}; retrying")
+            raise
+        except RejectedMail as exc:
+            with self.db.session() as session:
+                store.upsert_touch(session, touch_id, status="failed", at=_now(), detail=str(exc))
+            return TouchResult(touch_id, "failed", str(exc))
+        with self.db.session() as session:
+            store.upsert_touch(session, touch_id, status="sent", at=_now(), message_id=message_id)
+        return TouchResult(touch_id, "sent")
+
+    @activity.defn(name="create_task")
+    def create_task(self, input: CreateTaskInput) -> TouchResult:
+        with self.db.session() as session:
+            lead = self._lead(session, input.lead_id)
+            context = template_context(store.lead_fields(lead), sender_name=self.sender.name,
+                                       unsubscribe_url=self.links.unsubscribe_url(lead.id))
+            step = input.step_def
+            instructions = input.instructions or _task_text(step, context)
+            store.add_task_once(session, Task(
+                id=input.task_id, lead_id=lead.id, touch_id=input.task_id if step else None, step=input.step,
+                channel=input.channel, kind=input.kind, owner=input.owner or lead.owner, instructions=instructions,
+                status="open", due_at=input.due_at, expires_at=input.expires_at,
+            ))
+            if step is not None:
+                touch = session.get(store.Touch, input.task_id)
+                if touch is None:
+                    store.upsert_touch(session, input.task_id, lead_id=lead.id, step=input.step, step_id=step.id,
+                                       channel=step.channel, status="task_open", due_at=input.due_at,
+                                       at=_now(), subject=render(step.subject, context))
+        return TouchResult(input.task_id, "task_open")
+
+    @activity.defn(name="record_state")
+    def record_state(self, input: RecordStateInput) -> bool:
+        with self.db.session() as session:
+            lead = self._lead(session, input.lead_id)
+            for e in input.events:
+                store.record_event_once(session, lead.id, e.event_id, e.type, e.at, e.data)
+            for t in input.touches:
+                store.upsert_touch(session, t.touch_id, lead_id=lead.id, step=t.step, step_id=t.step_id,
+                                   channel=t.channel, status=t.status, at=t.at, detail=t.detail)
+            for c in input.tasks:
+                store.close_task(session, c.task_id, c.status, c.at, c.outcome, c.notes)
+            if input.suppress_email:
+                store.suppress(session, lead.email, input.suppress_email)
+            next_touch = asdict(input.next_touch) if input.next_touch else None
+            if next_touch:
+                next_touch["due_at"] = input.next_touch.due_at.isoformat()
+            return store.write_lead_state(session, lead.id, input.revision, dict(
+                stage=str(input.stage), stage_reason=input.stage_reason, stage_changed_at=input.stage_changed_at,
+                level=str(input.level), status=str(input.status), owner=input.owner, next_touch=next_touch,
+                last_contact_at=input.last_contact_at,
+            ))
+
+    def all(self) -> list:
+        return [self.send_email, self.create_task, self.record_state]
+
+
+def _task_text(step: Step | None, context: dict) -> str | None:
+    if step is None:
+        return None
+    if step.channel == "sms":
+        return f"Send this SMS: {render(step.body, context)}"
+    if step.channel == "manual_email":
+        return f"Write this email. Subject: {render(step.subject, context)}\n\n{render(step.body, context)}"
+    return render(step.instructions, context)

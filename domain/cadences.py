@@ -1,0 +1,211 @@
+"""Cadence definitions and their validation (SPEC 2.4).
+
+A cadence is data owned by sales ops. Validation lists every problem at once, each with
+the path of the offending field, so an editor can fix a definition in one pass.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from domain.durations import parse_duration
+from domain.ranks import RANKS
+from domain.schedule import SendWindow
+
+CHANNELS = ("email", "call", "linkedin", "sms", "manual_email", "task")
+AUTOMATED_CHANNELS = frozenset({"email"})
+EMAIL_CHANNELS = frozenset({"email", "manual_email"})
+PHONE_CHANNELS = frozenset({"call", "sms"})
+MIN_STEPS = 6
+MIN_CHANNELS = 2
+ON_COMPLETE = ("nurture", "not_interested", "none")
+
+# How long a rep task may stay open before it escalates, and at all (SPEC 2.4).
+DEFAULT_SLA = {"call": "PT4H", "linkedin": "P1D", "sms": "PT4H", "manual_email": "P1D", "task": "P1D"}
+DEFAULT_EXPIRES = {"call": "P2D", "linkedin": "P3D", "sms": "P1D", "manual_email": "P3D", "task": "P3D"}
+
+# Which content fields each channel uses.
+CONTENT_FIELDS = {
+    "email": ("subject", "body"),
+    "manual_email": ("subject", "body"),
+    "sms": ("body",),
+    "call": ("instructions",),
+    "linkedin": ("instructions",),
+    "task": ("instructions",),
+}
+
+
+@dataclass
+class Variant:
+    id: str
+    subject: str | None = None
+    body: str | None = None
+
+
+@dataclass
+class Step:
+    id: str
+    channel: str
+    wait: str
+    subject: str | None = None
+    body: str | None = None
+    instructions: str | None = None
+    variants: list[Variant] = field(default_factory=list)
+    sla: str | None = None
+    expires: str | None = None
+    anytime: bool = False  # ignores the send window: the instant answer to an inquiry
+
+    @property
+    def is_task(self) -> bool:
+        return self.channel not in AUTOMATED_CHANNELS
+
+    def sla_or_default(self) -> str:
+        return self.sla or DEFAULT_SLA.get(self.channel, "P1D")
+
+    def expires_or_default(self) -> str:
+        return self.expires or DEFAULT_EXPIRES.get(self.channel, "P3D")
+
+
+@dataclass
+class Cadence:
+    name: str
+    steps: list[Step]
+    version: int = 1
+    ranks: list[str] = field(default_factory=list)
+    description: str = ""
+    send_window: dict | None = field(default_factory=lambda: SendWindow().to_dict())
+    business_days: bool = True
+    on_complete: str = "nurture"
+    repeat: bool = False  # the nurture cadence loops without end
+
+    def window(self) -> SendWindow | None:
+        return SendWindow.from_dict(self.send_window)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Cadence":
+        """Build from already validated data (see `validate_cadence`)."""
+        steps = [
+            Step(**{**s, "variants": [Variant(**v) for v in s.get("variants") or []]})
+            for s in data["steps"]
+        ]
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "steps"}
+        return cls(steps=steps, **known)
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+TemplateCheck = Callable[[str], "str | None"]
+
+
+def validate_cadence(data: Any, check_template: TemplateCheck | None = None) -> list[Problem]:
+    """Every problem of a cadence definition; an empty list means it is valid."""
+    if not isinstance(data, dict):
+        return [Problem("", "a cadence must be a JSON object")]
+    problems: list[Problem] = []
+    add = lambda where, msg: problems.append(Problem(where, msg))  # noqa: E731
+
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        add("name", "is required")
+    elif not all(c.isalnum() or c in "-_" for c in name):
+        add("name", "may contain only letters, digits, '-' and '_'")
+    ranks = data.get("ranks", [])
+    if not isinstance(ranks, list) or any(r not in RANKS for r in ranks):
+        add("ranks", f"must be a list of {', '.join(RANKS)}")
+    if data.get("on_complete", "nurture") not in ON_COMPLETE:
+        add("on_complete", f"must be one of {', '.join(ON_COMPLETE)}")
+    if not isinstance(data.get("business_days", True), bool):
+        add("business_days", "must be true or false")
+    try:
+        SendWindow.from_dict(data.get("send_window", SendWindow().to_dict()))
+    except (ValueError, TypeError, AttributeError) as exc:
+        add("send_window", str(exc))
+
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        add("steps", "must be a list of steps")
+        return problems
+    if len(steps) < MIN_STEPS:
+        add("steps", f"has {len(steps)} steps; a cadence needs at least {MIN_STEPS}")
+    channels = {s.get("channel") for s in steps if isinstance(s, dict)} & set(CHANNELS)
+    if len(channels) < MIN_CHANNELS:
+        add("steps", f"uses {len(channels)} channel(s); a cadence needs at least {MIN_CHANNELS}")
+    seen_ids: set[str] = set()
+    for i, step in enumerate(steps):
+        problems.extend(_step_problems(f"steps[{i}]", step, seen_ids, check_template))
+    return problems
+
+
+def _step_problems(where: str, step: Any, seen_ids: set[str], check: TemplateCheck | None) -> list[Problem]:
+    if not isinstance(step, dict):
+        return [Problem(where, "must be an object")]
+    out: list[Problem] = []
+    step_id = step.get("id")
+    if not isinstance(step_id, str) or not step_id:
+        out.append(Problem(f"{where}.id", "is required (a stable id lets new versions keep steps)"))
+    elif step_id in seen_ids:
+        out.append(Problem(f"{where}.id", f"duplicate step id {step_id!r}"))
+    else:
+        seen_ids.add(step_id)
+    channel = step.get("channel")
+    if channel not in CHANNELS:
+        out.append(Problem(f"{where}.channel", f"unknown channel {channel!r}; use one of {', '.join(CHANNELS)}"))
+    for key in ("wait", "sla", "expires"):
+        value = step.get(key)
+        if value is None and key != "wait":
+            continue
+        if not isinstance(value, str):
+            out.append(Problem(f"{where}.{key}", "must be an ISO-8601 duration such as P2D or PT4H"))
+            continue
+        if value.lstrip().startswith("-"):
+            out.append(Problem(f"{where}.{key}", f"{value!r} is negative; waits must be zero or more"))
+            continue
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            out.append(Problem(f"{where}.{key}", str(exc)))
+    if not isinstance(step.get("anytime", False), bool):
+        out.append(Problem(f"{where}.anytime", "must be true or false"))
+    if channel in CONTENT_FIELDS:
+        out.extend(_content_problems(where, channel, step, check))
+    return out
+
+
+def _content_problems(where: str, channel: str, step: dict, check: TemplateCheck | None) -> list[Problem]:
+    out: list[Problem] = []
+    needed = CONTENT_FIELDS[channel]
+    variants = step.get("variants") or []
+    if not isinstance(variants, list):
+        return [Problem(f"{where}.variants", "must be a list of {id, subject, body}")]
+    sources = [(where, step)] + [(f"{where}.variants[{j}]", v) for j, v in enumerate(variants)]
+    for j, v in enumerate(variants):
+        if not isinstance(v, dict) or not v.get("id"):
+            out.append(Problem(f"{where}.variants[{j}].id", "is required"))
+    for path, holder in sources:
+        if not isinstance(holder, dict):
+            continue
+        for key in needed:
+            text = holder.get(key)
+            is_variant = path != where
+            if text is None:
+                # A variant may inherit the step's text; the step itself must have it.
+                if not is_variant and not (variants and key in ("subject", "body")):
+                    out.append(Problem(f"{path}.{key}", f"is required for a {channel} step"))
+                continue
+            if not isinstance(text, str):
+                out.append(Problem(f"{path}.{key}", "must be text"))
+                continue
+            problem = check(text) if check else None
+            if problem:
+                out.append(Problem(f"{path}.{key}", problem))
+    return out

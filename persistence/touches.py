@@ -1,0 +1,86 @@
+"""Writes the workflow's activities make: touches, tasks, outbox, events, suppressions, lead state."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from persistence.models import Lead, LeadEventRecord, OutboxEmail, Suppression, Task, Touch
+
+
+def lead_fields(lead: Lead) -> dict[str, Any]:
+    """What templates may use about a lead."""
+    return {
+        "id": lead.id, "email": lead.email, "first_name": lead.first_name, "last_name": lead.last_name,
+        "company": lead.company, "title": lead.title, "phone": lead.phone, "country": lead.country,
+        "timezone": lead.timezone, "source": lead.source, "owner": lead.owner, "custom": lead.custom or {},
+    }
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    return session.get(Suppression, email.strip().lower()) is not None
+
+
+def suppress(session: Session, email: str, reason: str) -> None:
+    key = email.strip().lower()
+    if session.get(Suppression, key) is None:
+        session.add(Suppression(email=key, reason=reason))
+
+
+def write_outbox(session: Session, *, touch_id: str, lead_id: str, to_email: str, subject: str,
+                 request: dict[str, Any]) -> None:
+    if session.scalar(select(OutboxEmail.id).where(OutboxEmail.touch_id == touch_id)) is None:
+        session.add(OutboxEmail(touch_id=touch_id, lead_id=lead_id, to_email=to_email, subject=subject,
+                                request=request))
+
+
+def upsert_touch(session: Session, touch_id: str, **values: Any) -> Touch:
+    touch = session.get(Touch, touch_id)
+    if touch is None:
+        touch = Touch(id=touch_id, **values)
+        session.add(touch)
+    else:
+        for key, value in values.items():
+            setattr(touch, key, value)
+    return touch
+
+
+def add_task_once(session: Session, task: Task) -> Task:
+    """Insert unless a task with this id exists: a retried activity never makes a second one."""
+    existing = session.get(Task, task.id)
+    if existing is not None:
+        return existing
+    session.add(task)
+    return task
+
+
+def close_task(session: Session, task_id: str, status: str, at: datetime, outcome: str | None,
+               notes: str | None) -> None:
+    task = session.get(Task, task_id)
+    if task is None:
+        return
+    if task.status == "open" or task.status == status:
+        task.status, task.completed_at = status, task.completed_at or at
+        task.outcome, task.notes = outcome or task.outcome, notes or task.notes
+    if task.touch_id:
+        touch = session.get(Touch, task.touch_id)
+        if touch is not None and touch.status == "task_open":
+            touch.status, touch.at = status, at
+
+
+def record_event_once(session: Session, lead_id: str, event_id: str, type_: str, at: datetime,
+                      data: dict[str, Any]) -> None:
+    exists = session.scalar(select(LeadEventRecord.id).where(
+        LeadEventRecord.lead_id == lead_id, LeadEventRecord.event_id == event_id))
+    if exists is None:
+        session.add(LeadEventRecord(lead_id=lead_id, event_id=event_id, type=type_, at=at, data=data))
+
+
+def write_lead_state(session: Session, lead_id: str, revision: int, values: dict[str, Any]) -> bool:
+    """Apply the workflow's view unless a newer one was written already (retries, reordering)."""
+    result = session.execute(
+        update(Lead).where(Lead.id == lead_id, Lead.revision < revision).values(revision=revision, **values)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,62 @@
+"""The Temporal worker: runs lead workflows and the activities that touch the world.
+
+    python worker.py            # reads settings from the environment (see README)
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.touches import TouchActivities
+from config import Settings, get_settings
+from messaging.email_message import Links, Sender
+from messaging.mailer import SendGridMailer
+from persistence.db import Database, database_for
+from temporal_client import connect
+from workflows.lead_cadence import LeadCadenceWorkflow
+
+log = logging.getLogger("cadence.worker")
+
+
+def build_activities(settings: Settings, db: Database) -> TouchActivities:
+    mailer = SendGridMailer(settings.sendgrid_api_key, settings.sendgrid_host) if settings.sendgrid_api_key else None
+    return TouchActivities(
+        db, mailer=mailer,
+        sender=Sender(settings.cadence_from_email, settings.cadence_from_name),
+        links=Links(settings.cadence_public_url, settings.cadence_inbound_domain, settings.cadence_secret_key),
+    )
+
+
+def build_worker(client: Client, settings: Settings, db: Database, executor: ThreadPoolExecutor) -> Worker:
+    activities = build_activities(settings, db)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[LeadCadenceWorkflow],
+        activities=activities.all(),
+        activity_executor=executor,  # activities do blocking database and HTTP I/O
+        max_concurrent_activities=32,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    db = database_for(settings.resolved_database_url)
+    client = await connect(settings)
+    mode = "SendGrid" if settings.sendgrid_api_key else "the outbox (no SENDGRID_API_KEY)"
+    log.info("worker on task queue %r at %s; emails go to %s", settings.temporal_task_queue,
+             settings.temporal_address, mode)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        await build_worker(client, settings, db, executor).run()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,402 @@
+"""One durable workflow per lead: it decides every touch, wait and stage change.
+
+All I/O happens in activities (see `activities/`); this module only decides. The loop
+re-evaluates the lead after every timer or signal, so a reply that arrives during a wait
+takes effect at once and nothing is decided twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain import schedule
+    from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS, Cadence, Step
+    from domain.durations import parse_duration
+    from domain.events import Decision, LeadEvent, decide
+    from domain.stages import ENDED_STATUSES, FINAL_STAGES, Reason, Stage, Status
+    from workflows.messages import (
+        CreateTaskInput, EventRecord, LeadCadenceInput, LeadState, NextTouch, OpenTask,
+        RecordStateInput, SendEmailInput, TaskChange, TouchRecord, TouchResult,
+    )
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["LeadNotFound", "InvalidInput"],
+)
+SEEN_EVENTS_KEPT = 2000  # dedup window for at-least-once signals, bounded to keep state small
+
+
+@workflow.defn
+class LeadCadenceWorkflow:
+    @workflow.init
+    def __init__(self, input: LeadCadenceInput) -> None:
+        self._input = input
+        self._state = input.state or LeadState(
+            lead_id=input.lead_id, cadence=input.cadence, timezone=input.timezone,
+            has_phone=input.has_phone, owner=input.owner,
+        )
+        self._inbox: list[LeadEvent] = []
+        # What happened since the last write of the read model.
+        self._events: list[EventRecord] = []
+        self._touches: list[TouchRecord] = []
+        self._tasks: list[TaskChange] = []
+        self._suppress: str | None = None
+        self._follow_ups: list[CreateTaskInput] = []
+        self._written: tuple[Any, ...] | None = None
+
+    # ---- signals: queue the event; the run loop applies it ------------------------------
+    def _receive(self, event: LeadEvent) -> None:
+        if event.event_id in self._state.seen_event_ids or any(e.event_id == event.event_id for e in self._inbox):
+            return  # signals are delivered at least once
+        self._inbox.append(event)
+
+    @workflow.signal
+    def reply(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def call_outcome(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def meeting_booked(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def qualify(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def disqualify(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def pause(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def resume(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def stop(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def reassign(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def contact_updated(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def task_completed(self, event: LeadEvent) -> None:
+        self._receive(event)
+
+    @workflow.signal
+    def email_event(self, event: LeadEvent) -> None:
+        """Bounces and spam reports from the email provider."""
+        self._receive(event)
+
+    @workflow.query
+    def state(self) -> LeadState:
+        return self._state
+
+    # ---- the loop --------------------------------------------------------------------
+    @workflow.run
+    async def run(self, input: LeadCadenceInput) -> LeadState:
+        s = self._state
+        if s.anchor is None:
+            s.anchor = workflow.now()
+        while True:
+            await self._apply_inbox()
+            if s.status in ENDED_STATUSES:
+                break
+            if await self._waiting():
+                continue
+            if self._should_continue_as_new():
+                await self._flush()
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._inbox:
+                    workflow.continue_as_new(LeadCadenceInput(
+                        lead_id=input.lead_id, cadence=input.cadence, nurture=input.nurture,
+                        timezone=input.timezone, has_phone=s.has_phone, owner=s.owner,
+                        quiet_days=input.quiet_days, ooo_default_days=input.ooo_default_days, state=s,
+                    ))
+                continue
+            await self._advance()
+        s.next_touch = None
+        await self._flush()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return s
+
+    async def _waiting(self) -> bool:
+        """Hold the cadence while paused, out of office, in conversation or on an open task."""
+        s, now = self._state, workflow.now()
+        if s.paused:
+            await self._flush()
+            await workflow.wait_condition(lambda: bool(self._inbox))
+            return True
+        if s.ooo_until and now < s.ooo_until:
+            await self._sleep_until(s.ooo_until)
+            return True
+        s.ooo_until = None
+        if s.hold_for_rep:
+            quiet_at = (s.last_contact_at or now) + timedelta(days=self._input.quiet_days)
+            if now >= quiet_at:  # in process but no two-way contact for too long (seed 004)
+                s.hold_for_rep = False
+                self._enter_nurture(Reason.WENT_QUIET)
+                return True
+            await self._sleep_until(quiet_at)
+            return True
+        if s.open_task:
+            if now >= s.open_task.expires_at:
+                self._tasks.append(TaskChange(s.open_task.task_id, "missed", now))
+                self._step_done()
+                return True
+            await self._sleep_until(s.open_task.expires_at)
+            return True
+        return False
+
+    async def _advance(self) -> None:
+        """Perform the next step when it is due, or sleep until it is."""
+        s = self._state
+        steps = s.cadence.steps
+        if s.step_index >= len(steps):
+            self._cadence_ran_out()
+            return
+        step = steps[s.step_index]
+        if not self._reachable(step.channel):
+            if not any(self._reachable(x.channel) for x in steps[s.step_index:]) and s.phase == "cadence":
+                self._enter_nurture(Reason.UNREACHABLE)
+                return
+            if not any(self._reachable(x.channel) for x in steps):
+                await self._flush()  # nurture with no channel left: wait for new contact data
+                await workflow.wait_condition(lambda: bool(self._inbox))
+                return
+            self._touches.append(TouchRecord(self._touch_id(step), s.step_index + 1, step.id, step.channel,
+                                             "skipped", workflow.now(), f"{step.channel} is not reachable"))
+            self._step_done()
+            return
+        due = self._due(step)
+        s.next_touch = NextTouch(s.step_index + 1, step.id, step.channel, due)
+        if workflow.now() < due:
+            await self._sleep_until(due)
+            return
+        await self._flush()
+        await self._perform(step, due)
+
+    async def _perform(self, step: Step, due: datetime) -> None:
+        s = self._state
+        touch_id = self._touch_id(step)
+        if step.channel == "email":
+            result = await workflow.execute_activity(
+                "send_email",
+                SendEmailInput(s.lead_id, touch_id, s.step_index + 1, step, s.cadence.name, due),
+                result_type=TouchResult, start_to_close_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
+            )
+            if result.status == "suppressed":
+                self._block(EMAIL_CHANNELS)
+            self._step_done()
+            return
+        now = workflow.now()
+        expires = now + parse_duration(step.expires_or_default())
+        await self._create_task(CreateTaskInput(
+            s.lead_id, touch_id, "step", step.channel, due=now, owner=s.owner,
+            step=s.step_index + 1, step_def=step, expires_at=expires,
+        ))
+        s.open_task = OpenTask(touch_id, s.step_index + 1, expires)
+
+    # ---- events ------------------------------------------------------------------------
+    async def _apply_inbox(self) -> None:
+        s = self._state
+        while self._inbox:
+            event = self._inbox.pop(0)
+            s.seen_event_ids = (s.seen_event_ids + [event.event_id])[-SEEN_EVENTS_KEPT:]
+            if s.status in ENDED_STATUSES or s.stage in FINAL_STAGES:
+                continue
+            try:
+                decision = decide(Stage(s.stage), event)
+            except ValueError as exc:  # validated by the API; a bad event must not wedge the lead
+                self._record_event(event, ignored=str(exc))
+                continue
+            self._record_event(event)
+            self._apply(event, decision)
+        for task in self._follow_ups:
+            await self._create_task(task)
+        self._follow_ups.clear()
+        await self._flush()
+
+    def _apply(self, event: LeadEvent, d: Decision) -> None:
+        s, now = self._state, workflow.now()
+        if d.two_way_contact:
+            s.last_contact_at = now
+        if d.stage and (d.stage != s.stage or d.reason != s.stage_reason):
+            self._set_stage(d.stage, d.reason)
+        if d.level:
+            s.level = d.level
+        if d.owner:
+            s.owner = d.owner
+        if d.hold_for_rep:
+            s.hold_for_rep = True
+        if d.out_of_office:
+            s.ooo_until = self._return_time(event.return_date)
+        self._block(d.block_channels)
+        s.blocked_channels = [c for c in s.blocked_channels if c not in d.unblock_channels]
+        if "phone" in event.changed:
+            s.has_phone = True
+        if d.suppress_email:
+            self._suppress = str(d.reason)
+            self._block(EMAIL_CHANNELS)
+        if d.control == "pause":
+            s.paused = True
+        elif d.control == "resume":
+            s.paused, s.hold_for_rep, s.ooo_until = False, False, None
+        elif d.control == "stop":
+            s.status = Status.STOPPED
+        if event.type == "task_completed" and s.open_task and event.task_id == s.open_task.task_id:
+            self._tasks.append(TaskChange(event.task_id, "skipped" if event.outcome == "skipped" else "done",
+                                          now, event.outcome, event.notes))
+            self._step_done()
+        if d.rep_task:
+            self._follow_ups.append(CreateTaskInput(
+                s.lead_id, f"{s.lead_id}-{event.event_id}", "hand_off" if d.ends_cadence else "follow_up",
+                "task", due=now, owner=s.owner, instructions=d.rep_task,
+            ))
+        if d.ends_cadence:
+            s.status = Status.COMPLETED
+            if s.open_task:  # the step's task is moot once the lead has an answer
+                self._tasks.append(TaskChange(s.open_task.task_id, "skipped", now, notes=f"lead {s.stage}"))
+                s.open_task = None
+
+    def _record_event(self, event: LeadEvent, ignored: str | None = None) -> None:
+        data = {k: v for k, v in {
+            "channel": event.channel, "intent": event.intent, "outcome": event.outcome,
+            "text": (event.text or "")[:2000] or None, "return_date": event.return_date,
+            "task_id": event.task_id, "answers": event.answers or None, "notes": event.notes,
+            "owner": event.owner, "changed": event.changed or None, "ignored": ignored,
+        }.items() if v is not None}
+        self._events.append(EventRecord(event.event_id, event.type, workflow.now(), data))
+
+    # ---- transitions -------------------------------------------------------------------
+    def _set_stage(self, stage: str, reason: str | None) -> None:
+        s = self._state
+        s.stage, s.stage_reason, s.stage_changed_at = stage, reason, workflow.now()
+
+    def _step_done(self) -> None:
+        s = self._state
+        s.open_task = None
+        s.step_index += 1
+        s.anchor = workflow.now()
+        s.next_touch = None
+
+    def _cadence_ran_out(self) -> None:
+        s = self._state
+        if s.cadence.repeat:  # nurture: go round again, in a fresh run
+            s.step_index, s.cycle, s.anchor = 0, s.cycle + 1, workflow.now()
+            self._new_run = True
+        elif s.cadence.on_complete == "nurture":
+            self._enter_nurture(Reason.NO_RESPONSE)
+        elif s.cadence.on_complete == "not_interested":
+            self._set_stage(Stage.NOT_INTERESTED, Reason.NO_RESPONSE)
+            s.status = Status.COMPLETED
+        else:
+            s.status = Status.COMPLETED
+
+    def _enter_nurture(self, reason: str) -> None:
+        s = self._state
+        self._set_stage(Stage.NURTURE, reason)
+        if s.phase != "nurture":
+            s.phase, s.cadence, s.cycle = "nurture", self._input.nurture, s.cycle + 1
+            s.step_index, s.anchor, s.next_touch = 0, workflow.now(), None
+        self._new_run = True
+
+    _new_run = False
+
+    def _should_continue_as_new(self) -> bool:
+        return self._new_run or workflow.info().is_continue_as_new_suggested()
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _reachable(self, channel: str) -> bool:
+        s = self._state
+        if channel in s.blocked_channels:
+            return False
+        return s.has_phone or channel not in PHONE_CHANNELS
+
+    def _block(self, channels) -> None:
+        s = self._state
+        s.blocked_channels = sorted(set(s.blocked_channels) | set(channels))
+
+    def _touch_id(self, step: Step) -> str:
+        return f"{self._state.lead_id}-{self._state.cycle}-{step.id}"
+
+    def _due(self, step: Step) -> datetime:
+        s = self._state
+        cadence: Cadence = s.cadence
+        window = None if step.anytime else cadence.window()
+        due = schedule.next_due(s.anchor, parse_duration(step.wait), tz=s.timezone, window=window,
+                                business_days=cadence.business_days)
+        now = workflow.now()
+        if due < now:  # after a pause: the touch happens at the next moment the window allows
+            due = schedule.next_due(now, timedelta(0), tz=s.timezone, window=window,
+                                    business_days=cadence.business_days)
+        return due
+
+    def _return_time(self, return_date: str | None) -> datetime:
+        now = workflow.now()
+        if return_date:
+            try:
+                day = datetime.fromisoformat(return_date).date()
+                return schedule.local_midnight(day, self._state.timezone)
+            except ValueError:
+                pass
+        return now + timedelta(days=self._input.ooo_default_days)
+
+    async def _sleep_until(self, until: datetime) -> None:
+        await self._flush()
+        delay = until - workflow.now()
+        if delay <= timedelta(0):
+            return
+        try:
+            await workflow.wait_condition(lambda: bool(self._inbox), timeout=delay)
+        except TimeoutError:
+            pass
+
+    async def _create_task(self, task: CreateTaskInput) -> None:
+        await workflow.execute_activity(
+            "create_task", task, result_type=TouchResult,
+            start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _flush(self) -> None:
+        """Write the read model when something changed since the last write."""
+        s = self._state
+        if s.status not in ENDED_STATUSES:
+            s.status = Status.PAUSED if (s.paused or s.hold_for_rep or s.ooo_until) else Status.ACTIVE
+        view = (s.stage, s.stage_reason, s.level, s.status, s.owner, s.next_touch, s.last_contact_at)
+        if view == self._written and not (self._events or self._touches or self._tasks or self._suppress):
+            return
+        s.revision += 1
+        record = RecordStateInput(
+            lead_id=s.lead_id, revision=s.revision, stage=s.stage, stage_reason=s.stage_reason,
+            stage_changed_at=s.stage_changed_at, level=s.level, status=s.status, owner=s.owner,
+            next_touch=s.next_touch, last_contact_at=s.last_contact_at, suppress_email=self._suppress,
+            events=self._events, touches=self._touches, tasks=self._tasks,
+        )
+        self._events, self._touches, self._tasks, self._suppress = [], [], [], None
+        await workflow.execute_activity(
+            "record_state", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
+        )
+        self._written = view
+
+
+def workflow_id_for(lead_id: str) -> str:
+    return f"lead-{lead_id}"
+

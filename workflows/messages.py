@@ -1,0 +1,151 @@
+"""Payloads between the API, the workflow and its activities: small, typed, replay-stable."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.cadences import Cadence, Step
+from domain.events import LeadEvent
+
+__all__ = ["LeadEvent"]
+
+
+@dataclass
+class NextTouch:
+    step: int  # 1-based position in the cadence
+    step_id: str
+    channel: str
+    due_at: datetime
+
+
+@dataclass
+class OpenTask:
+    """A task step that holds the cadence until it is completed, skipped or expires."""
+
+    task_id: str
+    step: int
+    expires_at: datetime
+
+
+@dataclass
+class LeadState:
+    """Everything the workflow decides with; also what continue-as-new carries."""
+
+    lead_id: str
+    cadence: Cadence
+    timezone: str
+    has_phone: bool = False
+    owner: str | None = None
+    stage: str = "new"
+    stage_reason: str | None = None
+    stage_changed_at: datetime | None = None
+    level: str = "mql"
+    status: str = "active"
+    phase: str = "cadence"  # "cadence", then "nurture" once the cadence ran out
+    cycle: int = 0  # passes through a cadence; part of touch ids so repeats stay distinct
+    step_index: int = 0  # next step to perform, 0-based
+    anchor: datetime | None = None  # the next step's wait counts from here
+    paused: bool = False  # by a person
+    hold_for_rep: bool = False  # a conversation is going on: a person answers next
+    ooo_until: datetime | None = None
+    blocked_channels: list[str] = field(default_factory=list)
+    seen_event_ids: list[str] = field(default_factory=list)
+    last_contact_at: datetime | None = None
+    next_touch: NextTouch | None = None
+    open_task: OpenTask | None = None
+    revision: int = 0
+
+
+@dataclass
+class LeadCadenceInput:
+    lead_id: str
+    cadence: Cadence  # a snapshot of the version the lead started with
+    nurture: Cadence
+    timezone: str
+    has_phone: bool = False
+    owner: str | None = None
+    quiet_days: int = 30
+    ooo_default_days: int = 7
+    state: LeadState | None = None  # set when continuing as new
+
+
+@dataclass
+class SendEmailInput:
+    lead_id: str
+    touch_id: str
+    step: int
+    step_def: Step
+    cadence_name: str
+    due_at: datetime
+
+
+@dataclass
+class TouchResult:
+    touch_id: str
+    status: str  # sent, outboxed, failed, suppressed, task_open
+    detail: str | None = None
+
+
+@dataclass
+class CreateTaskInput:
+    lead_id: str
+    task_id: str
+    kind: str  # "step", "follow_up", "hand_off"
+    channel: str
+    due_at: datetime
+    owner: str | None = None
+    step: int | None = None
+    step_def: Step | None = None
+    instructions: str | None = None  # for tasks that are not steps
+    expires_at: datetime | None = None
+
+
+@dataclass
+class EventRecord:
+    event_id: str
+    type: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TouchRecord:
+    """A touch the workflow decided without I/O of its own: skipped or missed."""
+
+    touch_id: str
+    step: int
+    step_id: str
+    channel: str
+    status: str
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass
+class TaskChange:
+    task_id: str
+    status: str  # done, skipped, missed
+    at: datetime
+    outcome: str | None = None
+    notes: str | None = None
+
+
+@dataclass
+class RecordStateInput:
+    """The lead's state as the workflow sees it, and what happened since the last write."""
+
+    lead_id: str
+    revision: int
+    stage: str
+    stage_reason: str | None
+    stage_changed_at: datetime | None
+    level: str
+    status: str
+    owner: str | None
+    next_touch: NextTouch | None
+    last_contact_at: datetime | None
+    suppress_email: str | None = None  # reason, when the address must never be emailed again
+    events: list[EventRecord] = field(default_factory=list)
+    touches: list[TouchRecord] = field(default_factory=list)
+    tasks: list[TaskChange] = field(default_factory=list)
