@@ -30,7 +30,11 @@ def choose_variant(lead_id: str, step: Step) -> Variant | None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    """Temporal's clock, not the host's: the two agree in production and tests can skip time."""
+    try:
+        return activity.info().current_attempt_scheduled_time
+    except RuntimeError:  # not inside an activity
+        return datetime.now(timezone.utc)
 
 
 class TouchActivities:
@@ -110,7 +114,7 @@ class TouchActivities:
             store.add_task_once(session, Task(
                 id=input.task_id, lead_id=lead.id, touch_id=input.task_id if step else None, step=input.step,
                 channel=input.channel, kind=input.kind, owner=input.owner or lead.owner, instructions=instructions,
-                status="open", due_at=input.due_at, expires_at=input.expires_at,
+                status="open", due_at=input.due_at, expires_at=input.expires_at, created_at=_now(),
             ))
             if step is not None:
                 touch = session.get(store.Touch, input.task_id)

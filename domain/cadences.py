@@ -198,8 +198,9 @@ def _content_problems(where: str, channel: str, step: dict, check: TemplateCheck
             text = holder.get(key)
             is_variant = path != where
             if text is None:
-                # A variant may inherit the step's text; the step itself must have it.
-                if not is_variant and not (variants and key in ("subject", "body")):
+                # A variant inherits the step's text; without variants the step must have it.
+                missing = (is_variant and step.get(key) is None) or (not is_variant and not variants)
+                if missing:
                     out.append(Problem(f"{path}.{key}", f"is required for a {channel} step"))
                 continue
             if not isinstance(text, str):

@@ -27,4 +27,4 @@ def verify(purpose: str, token: str, secret: str) -> str | None:
         value = _unb64(encoded).decode()
     except (ValueError, UnicodeDecodeError):
         return None
-    return value if hmac.compare_digest(sign(purpose, value, secret), token) else None
+    return value if hmac.compare_digest(sign(purpose, value, secret).encode(), token.encode()) else None

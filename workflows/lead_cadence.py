@@ -209,7 +209,7 @@ class LeadCadenceWorkflow:
         now = workflow.now()
         expires = now + parse_duration(step.expires_or_default())
         await self._create_task(CreateTaskInput(
-            s.lead_id, touch_id, "step", step.channel, due=now, owner=s.owner,
+            s.lead_id, touch_id, "step", step.channel, due_at=now, owner=s.owner,
             step=s.step_index + 1, step_def=step, expires_at=expires,
         ))
         s.open_task = OpenTask(touch_id, s.step_index + 1, expires)
@@ -268,7 +268,7 @@ class LeadCadenceWorkflow:
         if d.rep_task:
             self._follow_ups.append(CreateTaskInput(
                 s.lead_id, f"{s.lead_id}-{event.event_id}", "hand_off" if d.ends_cadence else "follow_up",
-                "task", due=now, owner=s.owner, instructions=d.rep_task,
+                "task", due_at=now, owner=s.owner, instructions=d.rep_task,
             ))
         if d.ends_cadence:
             s.status = Status.COMPLETED

@@ -7,6 +7,8 @@ Create Date: 2026-11-23 15:29:26.449386
 from alembic import op
 import sqlalchemy as sa
 
+from persistence.models import UTCDateTime
+
 
 revision = '0001'
 down_revision = None
@@ -21,7 +23,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('definition', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name', 'version')
     )
@@ -48,13 +50,13 @@ def upgrade() -> None:
     sa.Column('workflow_id', sa.String(length=64), nullable=False),
     sa.Column('stage', sa.String(length=20), nullable=False),
     sa.Column('stage_reason', sa.String(length=40), nullable=True),
-    sa.Column('stage_changed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('stage_changed_at', UTCDateTime(), nullable=True),
     sa.Column('level', sa.String(length=3), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('next_touch', sa.JSON(), nullable=True),
     sa.Column('revision', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_contact_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('last_contact_at', UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email'),
     sa.UniqueConstraint('workflow_id')
@@ -68,7 +70,7 @@ def upgrade() -> None:
     op.create_table('suppressions',
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('email')
     )
     op.create_table('lead_events',
@@ -76,7 +78,7 @@ def upgrade() -> None:
     sa.Column('lead_id', sa.String(length=32), nullable=False),
     sa.Column('event_id', sa.String(length=200), nullable=False),
     sa.Column('type', sa.String(length=30), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('at', UTCDateTime(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -92,7 +94,7 @@ def upgrade() -> None:
     sa.Column('to_email', sa.String(length=320), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
     sa.Column('request', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('touch_id')
@@ -110,12 +112,12 @@ def upgrade() -> None:
     sa.Column('owner', sa.String(length=64), nullable=True),
     sa.Column('instructions', sa.Text(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('due_at', UTCDateTime(), nullable=False),
+    sa.Column('expires_at', UTCDateTime(), nullable=True),
     sa.Column('outcome', sa.String(length=30), nullable=True),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('completed_at', UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -130,8 +132,8 @@ def upgrade() -> None:
     sa.Column('step_id', sa.String(length=100), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
-    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('due_at', UTCDateTime(), nullable=True),
+    sa.Column('at', UTCDateTime(), nullable=True),
     sa.Column('subject', sa.Text(), nullable=True),
     sa.Column('variant', sa.String(length=40), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),

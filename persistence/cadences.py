@@ -1,0 +1,71 @@
+"""Versioned cadence definitions: every change is a new version; old versions stay readable."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from domain.cadences import Cadence
+from persistence.models import CadenceVersion
+
+CADENCES_DIR = Path(__file__).resolve().parent.parent / "cadences"
+
+
+def latest(session: Session, name: str) -> CadenceVersion | None:
+    return session.scalar(select(CadenceVersion).where(CadenceVersion.name == name)
+                          .order_by(CadenceVersion.version.desc()).limit(1))
+
+
+def versions(session: Session, name: str) -> list[CadenceVersion]:
+    return list(session.scalars(select(CadenceVersion).where(CadenceVersion.name == name)
+                                .order_by(CadenceVersion.version)))
+
+
+def all_latest(session: Session) -> list[CadenceVersion]:
+    newest = (select(CadenceVersion.name, func.max(CadenceVersion.version).label("v"))
+              .group_by(CadenceVersion.name).subquery())
+    return list(session.scalars(select(CadenceVersion).join(
+        newest, (CadenceVersion.name == newest.c.name) & (CadenceVersion.version == newest.c.v))
+        .order_by(CadenceVersion.name)))
+
+
+def save_version(session: Session, definition: dict[str, Any]) -> CadenceVersion:
+    """Store `definition` (already validated) as the next version of its name."""
+    current = latest(session, definition["name"])
+    version = (current.version + 1) if current else 1
+    cadence = Cadence.from_dict({**definition, "version": version})
+    row = CadenceVersion(name=cadence.name, version=version, definition=cadence.to_dict())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def snapshot(row: CadenceVersion) -> Cadence:
+    return Cadence.from_dict(row.definition)
+
+
+def read_files(directory: Path = CADENCES_DIR) -> list[dict[str, Any]]:
+    return [yaml.safe_load(p.read_text()) for p in sorted(directory.glob("*.yaml"))]
+
+
+def load_definitions(session: Session, definitions: list[dict[str, Any]]) -> list[tuple[str, int, bool]]:
+    """Save each definition that differs from its latest version: (name, version, changed)."""
+    out = []
+    for definition in definitions:
+        current = latest(session, definition["name"])
+        if current is not None:
+            proposed = Cadence.from_dict({**definition, "version": current.version}).to_dict()
+            if proposed == current.definition:
+                out.append((current.name, current.version, False))
+                continue
+        row = save_version(session, definition)
+        out.append((row.name, row.version, True))
+    return out
+
+
+def snapshot_from_file(name: str, directory: Path = CADENCES_DIR) -> Cadence:
+    """A cadence straight from its YAML file, for tests and first start-up."""
+    return Cadence.from_dict(yaml.safe_load((directory / f"{name}.yaml").read_text()))
