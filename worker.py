@@ -39,7 +39,7 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
         workflows=[LeadCadenceWorkflow],
         activities=activities.all(),
         activity_executor=executor,  # activities do blocking database and HTTP I/O
-        max_concurrent_activities=32,
+        max_concurrent_activities=executor._max_workers,  # never more than threads to run them
     )
 
 

@@ -1,0 +1,40 @@
+"""The HTTP API: translates requests into workflow starts, signals and reads of the read model."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.routes import cadences, health, leads, outbox, tasks
+from config import Settings, get_settings
+from persistence.db import Database, database_for
+from temporal_client import connect
+
+log = logging.getLogger("cadence.api")
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.db = db or database_for(settings.resolved_database_url)
+        app.state.temporal = client
+        if client is None:
+            try:  # one client per process; the API still serves reads if Temporal is down
+                app.state.temporal = await connect(settings)
+            except Exception as exc:
+                log.warning("Temporal at %s is not reachable: %s", settings.temporal_address, exc)
+        yield
+
+    app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,
+                  description="Durable sales cadences: every lead runs its own Temporal workflow.")
+    for module in (leads, cadences, tasks, outbox, health):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,166 @@
+"""Leads: enrol (start the cadence workflow), read with timeline, and send signals."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from temporalio.client import WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, SettingsDep, TemporalDep, unprocessable
+from api.schemas import (
+    CadenceRef, EventPublic, LeadCreate, LeadDetail, LeadPublic, LeadsPublic, NextTouchPublic, SignalAccepted,
+    SignalBody, TouchPublic,
+)
+from domain.events import SIGNALS, LeadEvent
+from domain.ranks import DEFAULT_RANK_CADENCES, NURTURE_CADENCE, UnknownSource, rank_for
+from domain.stages import ENDED_STATUSES, FINAL_STAGES
+from persistence import cadences as cadence_store
+from persistence import leads as lead_store
+from persistence.models import Lead
+from workflows.lead_cadence import LeadCadenceWorkflow, workflow_id_for
+from workflows.messages import LeadCadenceInput
+
+router = APIRouter(prefix="/leads", tags=["leads"])
+
+
+def to_public(lead: Lead) -> dict:
+    return dict(
+        id=lead.id, email=lead.email, first_name=lead.first_name, last_name=lead.last_name, company=lead.company,
+        title=lead.title, phone=lead.phone, timezone=lead.timezone, country=lead.country, source=lead.source,
+        source_detail=lead.source_detail, owner=lead.owner, custom=lead.custom or {}, rank=lead.rank,
+        stage=lead.stage, stage_reason=lead.stage_reason, stage_changed_at=lead.stage_changed_at, level=lead.level,
+        status=lead.status, cadence=CadenceRef(name=lead.cadence_name, version=lead.cadence_version),
+        workflow_id=lead.workflow_id,
+        next_touch=NextTouchPublic(**lead.next_touch) if lead.next_touch else None,
+        created_at=lead.created_at, last_contact_at=lead.last_contact_at,
+    )
+
+
+@router.post("", status_code=201, response_model=LeadPublic,
+             responses={200: {"model": LeadPublic, "description": "Known email: the existing lead"}})
+def create_lead(body: LeadCreate, response: Response, session: SessionDep, settings: SettingsDep,
+                temporal: TemporalDep) -> dict:
+    try:
+        rank = body.rank or rank_for(body.source)
+    except UnknownSource as exc:
+        raise unprocessable("source", str(exc)) from None
+    existing = lead_store.by_email(session, body.email)
+    if existing is not None:
+        response.status_code = status.HTTP_200_OK
+        return to_public(existing)
+    cadence_name = body.cadence or DEFAULT_RANK_CADENCES[rank]
+    cadence_row = cadence_store.latest(session, cadence_name)
+    if cadence_row is None:
+        raise unprocessable("cadence", f"unknown cadence {cadence_name!r}; see GET /cadences")
+    nurture_row = cadence_store.latest(session, NURTURE_CADENCE)
+    if nurture_row is None:
+        raise HTTPException(503, "the nurture cadence is not loaded; run `python -m scripts.load_cadences`")
+    lead_id = lead_store.new_lead_id()
+    timezone = body.timezone or settings.cadence_default_timezone
+    lead = lead_store.add(
+        session, id=lead_id, workflow_id=workflow_id_for(lead_id), rank=rank, cadence_name=cadence_row.name,
+        cadence_version=cadence_row.version, timezone=timezone,
+        **body.model_dump(exclude={"rank", "cadence", "timezone"}),
+    )
+    # The row is written but not committed: if the workflow cannot start, nothing is left behind.
+    try:
+        temporal.call(
+            temporal.client.start_workflow, LeadCadenceWorkflow.run,
+            LeadCadenceInput(
+                lead_id=lead_id, cadence=cadence_store.snapshot(cadence_row),
+                nurture=cadence_store.snapshot(nurture_row), timezone=timezone, has_phone=body.phone is not None,
+                owner=body.owner, quiet_days=settings.cadence_quiet_days,
+                ooo_default_days=settings.cadence_ooo_default_days,
+            ),
+            id=lead.workflow_id, task_queue=settings.temporal_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except RPCError as exc:
+        session.rollback()
+        raise HTTPException(503, f"could not start the cadence workflow: {exc}") from None
+    return to_public(lead)
+
+
+@router.get("", response_model=LeadsPublic)
+def list_leads(session: SessionDep,
+               stage: Annotated[str | None, Query(pattern="^(new|in_process|qualified|nurture|not_interested)$")] = None,
+               rank: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
+               owner: str | None = None, cadence: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+    rows, total = lead_store.listing(session, stage=stage, rank=rank, owner=owner, cadence=cadence,
+                                     limit=limit, offset=offset)
+    return {"data": [to_public(r) for r in rows], "count": total}
+
+
+def _lead_or_404(session, lead_id: str) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise HTTPException(404, f"no lead with id {lead_id!r}")
+    return lead
+
+
+@router.get("/{lead_id}", response_model=LeadDetail)
+def get_lead(lead_id: str, session: SessionDep) -> dict:
+    lead = _lead_or_404(session, lead_id)
+    touches, events = lead_store.timeline(session, lead_id)
+    return {
+        **to_public(lead),
+        "touches": [TouchPublic(id=t.id, step=t.step, step_id=t.step_id, channel=t.channel, status=t.status,
+                                due_at=t.due_at, at=t.at, subject=t.subject, variant=t.variant, detail=t.detail)
+                    for t in touches],
+        "events": [EventPublic(type=e.type, event_id=e.event_id, at=e.at, **(e.data or {})) for e in events],
+    }
+
+
+SignalName = Annotated[str, Path(description=f"one of {', '.join(SIGNALS)}")]
+
+
+@router.post("/{lead_id}/signals/{name}", status_code=202, response_model=SignalAccepted)
+def send_signal(lead_id: str, name: SignalName, session: SessionDep, temporal: TemporalDep,
+                body: SignalBody | None = None) -> dict:
+    if name not in SIGNALS:
+        raise HTTPException(404, f"unknown signal {name!r}; use one of {', '.join(SIGNALS)}")
+    body = body or SignalBody()
+    lead = _lead_or_404(session, lead_id)
+    if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
+        raise HTTPException(409, {"msg": f"the cadence of lead {lead_id} has ended", "stage": lead.stage,
+                                  "status": lead.status})
+    event = _event_for(name, body, lead)
+    if name == "contact_updated":  # committed with the request, after the signal went through
+        lead.email = body.email or lead.email
+        lead.phone = body.phone or lead.phone
+    handle: WorkflowHandle = temporal.client.get_workflow_handle(lead.workflow_id)
+    try:
+        temporal.call(handle.signal, name, event)
+    except RPCError as exc:
+        raise HTTPException(409, {"msg": f"the workflow of lead {lead_id} is not running: {exc.message}",
+                                  "stage": lead.stage, "status": lead.status}) from None
+    return {"lead_id": lead_id, "signal": name, "event_id": event.event_id}
+
+
+def _event_for(name: str, body: SignalBody, lead: Lead) -> LeadEvent:
+    if name == "reply" and body.intent is None:
+        if not body.text:
+            raise unprocessable("intent", "give an intent, or the reply text to classify")
+        from messaging.classifier import classify  # deterministic rules; see its module
+
+        body.intent = classify(body.text).intent
+    if name == "call_outcome" and body.outcome is None:
+        raise unprocessable("outcome", "is required for call_outcome")
+    if name == "reassign" and not body.owner:
+        raise unprocessable("owner", "is required for reassign")
+    answers = {q: getattr(body, q) for q in ("need", "budget", "authority", "timeline")}
+    if name == "qualify" and all(v is None for v in answers.values()):
+        raise unprocessable("need", "qualify needs at least one of need, budget, authority, timeline")
+    changed = [f for f in ("email", "phone") if getattr(body, f) is not None]
+    if name == "contact_updated" and not changed:
+        raise unprocessable("email", "contact_updated needs the new email or phone")
+    return LeadEvent(
+        type=name, event_id=body.event_id or f"api-{uuid.uuid4().hex}", channel=body.channel, intent=body.intent,
+        outcome=body.outcome, text=body.text, return_date=body.return_date.isoformat() if body.return_date else None,
+        answers=answers if name == "qualify" else {}, notes=body.notes, owner=body.owner, changed=changed,
+    )

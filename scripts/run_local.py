@@ -1,0 +1,78 @@
+"""`make run`: the whole product on one machine, on the embedded default.
+
+Starts a real Temporal dev server (persisting to CADENCE_DATA_DIR), migrates the SQLite
+database, loads the default cadences, then runs the worker and the API. Ctrl-C stops all;
+running it again resumes every cadence where it was.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from config import get_settings
+from persistence.migrate import upgrade
+from scripts.load_cadences import load
+
+BIN = Path(sys.executable).parent
+
+
+def wait_for_port(host: str, port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"nothing answered on {host}:{port} within {timeout:.0f}s")
+
+
+def main() -> None:
+    settings = get_settings()
+    data = settings.cadence_data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    host, _, port = settings.temporal_address.rpartition(":")
+    print("Preparing the database ...", flush=True)
+    upgrade(settings.resolved_database_url)
+    load(url=settings.resolved_database_url)
+    procs: list[subprocess.Popen] = []
+    log = open(data / "temporal.log", "ab")
+    procs.append(subprocess.Popen(
+        [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(data / "temporal.db"),
+         "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(settings.temporal_ui_port),
+         "--namespace", settings.temporal_namespace, "--log-level", "warn"],
+        stdout=log, stderr=log, start_new_session=True))
+    try:
+        wait_for_port(host or "127.0.0.1", int(port))
+        procs.append(subprocess.Popen([sys.executable, "worker.py"], start_new_session=True))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.cadence_api_host,
+             "--port", str(settings.cadence_api_port), "--log-level", "warning"], start_new_session=True))
+        wait_for_port(settings.cadence_api_host, settings.cadence_api_port)
+        api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
+        print(f"\nCadence is running.\n  API docs     {api}/docs\n"
+              f"  Temporal UI  http://{host or '127.0.0.1'}:{settings.temporal_ui_port}\n"
+              f"  Data         {data.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("a process exited; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nStopping ...")
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGINT)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

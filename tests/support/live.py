@@ -1,0 +1,76 @@
+"""The product as it runs: a real Temporal dev server, the worker, and the API over HTTP."""
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.main import create_app
+from config import Settings
+from persistence.db import Database
+from persistence.migrate import upgrade
+from scripts.load_cadences import load
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_dev_server(db_file: Path, port: int) -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"), port=port, ui=False,
+        dev_server_extra_args=["--db-filename", str(db_file)],
+    )
+
+
+def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: str) -> Settings:
+    return Settings(
+        _env_file=None, database_url=db.url, temporal_address=f"127.0.0.1:{temporal_port}",
+        temporal_task_queue=task_queue, cadence_api_port=api_port, cadence_public_url=f"http://127.0.0.1:{api_port}",
+        cadence_secret_key="test-secret", sendgrid_api_key=None,
+    )
+
+
+def prepare_database(db: Database) -> None:
+    upgrade(db.url)
+    assert load(url=db.url) == 0
+
+
+@contextmanager
+def serving_api(settings: Settings, db: Database):
+    """uvicorn in a thread with its own event loop and Temporal client, as in production."""
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, db=db), host="127.0.0.1",
+                                           port=settings.cadence_api_port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("API did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.cadence_api_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@asynccontextmanager
+async def running_worker(client, settings: Settings, db: Database):
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        worker: Worker = build_worker(client, settings, db, executor)
+        async with worker:
+            yield worker

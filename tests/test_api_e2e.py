@@ -1,0 +1,158 @@
+"""End to end through HTTP: the API, the worker and a real Temporal dev server."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.support.harness import eventually
+from tests.support.live import (
+    free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
+
+FAST = {  # anytime steps seconds apart, so a real server runs the whole cadence in a test
+    "name": "fast-test", "ranks": ["A"], "send_window": None, "business_days": False,
+    "steps": [{"id": "call-1", "channel": "call", "wait": "PT0S", "instructions": "Call {{ first_name }}"}] + [
+        {"id": f"mail-{i}", "channel": "email", "wait": "PT1S", "subject": f"Note {i} for {{{{ first_name }}}}",
+         "body": "Hello {{ first_name }}"} for i in range(2, 7)],
+}
+
+
+@pytest.fixture(scope="module")
+async def dev_server(tmp_path_factory):
+    env = await start_dev_server(tmp_path_factory.mktemp("temporal") / "temporal.db", free_port())
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def live(dev_server, any_db):
+    prepare_database(any_db)
+    settings = settings_for(any_db, int(dev_server.client.service_client.config.target_host.rsplit(":", 1)[1]),
+                            free_port(), f"e2e-{uuid.uuid4().hex[:8]}")
+    async with running_worker(dev_server.client, settings, any_db):
+        with serving_api(settings, any_db) as base_url:
+            async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:
+                yield http
+
+
+def lead_body(**over):
+    return {"email": f"{uuid.uuid4().hex[:10]}@example.com", "source": "form_fill", "first_name": "Grace",
+            "last_name": "Hopper", "company": "Navy", "timezone": "America/New_York", "phone": "+14155550100",
+            **over}
+
+
+async def test_rank_a_lead_gets_its_first_email_within_seconds(live):
+    r = await live.post("/leads", json=lead_body())
+    assert r.status_code == 201, r.text
+    lead = r.json()
+    assert (lead["rank"], lead["stage"], lead["cadence"]["name"]) == ("A", "new", "rank-a")
+    assert lead["workflow_id"] == f"lead-{lead['id']}"
+
+    async def first_email():
+        outbox = (await live.get("/outbox", params={"lead_id": lead["id"]})).json()
+        return outbox or None
+    outbox = await eventually(first_email, timeout=10)
+    request = outbox[0]["request"]
+    assert request["personalizations"][0]["to"][0]["email"] == lead["email"]
+    assert request["custom_args"]["lead_id"] == lead["id"]
+    assert "List-Unsubscribe" in request["headers"]
+    detail = (await live.get(f"/leads/{lead['id']}")).json()
+    assert detail["touches"][0]["status"] == "outboxed" and detail["touches"][0]["channel"] == "email"
+    assert detail["touches"][0]["id"] == request["custom_args"]["touch_id"]
+    async def second_step():
+        nxt = (await live.get(f"/leads/{lead['id']}")).json()["next_touch"]
+        return nxt if nxt and nxt["step"] == 2 else None
+    nxt = await eventually(second_step, timeout=10)
+    assert nxt["channel"] == "call" and nxt["step_id"] == "a-first-call"
+
+    again = await live.post("/leads", json=lead_body(email=lead["email"].upper()))
+    assert again.status_code == 200 and again.json()["id"] == lead["id"]
+
+
+async def test_a_signal_changes_the_stage_and_an_ended_cadence_refuses_more(live):
+    lead = (await live.post("/leads", json=lead_body(source="target_list"))).json()
+    r = await live.post(f"/leads/{lead['id']}/signals/reply", json={"event_id": "m-1", "intent": "positive"})
+    assert r.status_code == 202, r.text
+
+    async def qualified():
+        body = (await live.get(f"/leads/{lead['id']}")).json()
+        return body if body["stage"] == "qualified" else None
+    body = await eventually(qualified, timeout=10)
+    assert (body["stage_reason"], body["level"], body["status"]) == ("positive_reply", "sql", "completed")
+    assert [e["event_id"] for e in body["events"]] == ["m-1"] and body["events"][0]["intent"] == "positive"
+    again = await live.post(f"/leads/{lead['id']}/signals/reply", json={"intent": "neutral"})
+    assert again.status_code == 409 and again.json()["detail"]["stage"] == "qualified"
+
+
+async def test_reply_text_is_classified_when_no_intent_is_given(live):
+    lead = (await live.post("/leads", json=lead_body(source="event"))).json()
+    r = await live.post(f"/leads/{lead['id']}/signals/reply", json={"text": "Please remove me from your list"})
+    assert r.status_code == 202
+
+    async def stage():
+        body = (await live.get(f"/leads/{lead['id']}")).json()
+        return body if body["stage"] != "new" else None
+    body = await eventually(stage, timeout=10)
+    assert (body["stage"], body["stage_reason"]) == ("not_interested", "unsubscribed")
+
+
+@pytest.mark.parametrize("override, field", [
+    ({"source": "carrier_pigeon"}, "source"),
+    ({"email": "not-an-email"}, "email"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"cadence": "no-such-cadence"}, "cadence"),
+    ({"phone": "12345"}, "phone"),
+    ({"rank": "E"}, "rank"),
+])
+async def test_bad_input_is_a_422_naming_the_field(live, override, field):
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    r = await live.post("/leads", json=lead_body(email=email, **override) if "email" not in override
+                        else lead_body(**override))
+    assert r.status_code == 422, r.text
+    assert any(err["loc"][-1] == field for err in r.json()["detail"]), r.json()
+    listed = (await live.get("/leads")).json()
+    assert all(row["email"] != email for row in listed["data"])  # nothing half-written
+
+
+async def test_unknown_lead_and_unknown_signal(live):
+    assert (await live.get("/leads/nope")).status_code == 404
+    assert (await live.post("/leads/nope/signals/reply", json={"intent": "positive"})).status_code == 404
+    lead = (await live.post("/leads", json=lead_body())).json()
+    assert (await live.post(f"/leads/{lead['id']}/signals/dance", json={})).status_code == 404
+    r = await live.post(f"/leads/{lead['id']}/signals/reply", json={"intent": "ecstatic"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "intent"
+
+
+async def test_cadences_are_listed_and_invalid_ones_rejected_with_every_problem(live):
+    names = {c["name"] for c in (await live.get("/cadences")).json()}
+    assert {"rank-a", "rank-b", "rank-c", "rank-d", "nurture"} <= names
+    bad = {"name": "bad", "steps": [{"id": "x", "channel": "fax", "wait": "-P1D"}]}
+    r = await live.post("/cadences", json=bad)
+    assert r.status_code == 422
+    locs = {".".join(map(str, e["loc"][1:])) for e in r.json()["detail"]}
+    assert {"steps", "steps.0.channel", "steps.0.wait"} <= locs
+
+
+async def test_rep_completes_a_task_and_the_cadence_goes_on(live):
+    assert (await live.post("/cadences", json=FAST)).status_code == 201
+    lead = (await live.post("/leads", json=lead_body(cadence="fast-test"))).json()
+
+    async def open_task():
+        tasks = (await live.get("/tasks", params={"lead_id": lead["id"], "status": "open"})).json()["data"]
+        return tasks or None
+    task = (await eventually(open_task, timeout=10))[0]
+    assert task["channel"] == "call" and task["instructions"] == "Call Grace"
+    r = await live.post(f"/tasks/{task['id']}/complete", json={"outcome": "no_answer", "notes": "rang twice"})
+    assert r.status_code == 200 and r.json()["status"] == "done"
+    assert (await live.post(f"/tasks/{task['id']}/complete", json={"outcome": "done"})).status_code == 409
+    bad = await live.post(f"/tasks/{task['id']}/complete", json={"outcome": "shrug"})
+    assert bad.status_code == 422
+
+    async def emails():
+        outbox = (await live.get("/outbox", params={"lead_id": lead["id"]})).json()
+        return outbox if len(outbox) >= 2 else None
+    await eventually(emails, timeout=15)
