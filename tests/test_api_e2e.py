@@ -156,3 +156,27 @@ async def test_rep_completes_a_task_and_the_cadence_goes_on(live):
         outbox = (await live.get("/outbox", params={"lead_id": lead["id"]})).json()
         return outbox if len(outbox) >= 2 else None
     await eventually(emails, timeout=15)
+
+
+async def test_unsubscribe_link_one_click_stops_the_cadence_and_suppresses(live):
+    lead = (await live.post("/leads", json=lead_body())).json()
+
+    async def first_email():
+        outbox = (await live.get("/outbox", params={"lead_id": lead["id"]})).json()
+        return outbox or None
+    request = (await eventually(first_email, timeout=10))[0]["request"]
+    link = request["headers"]["List-Unsubscribe"].strip("<>")
+    path = "/" + link.split("/", 3)[3]
+    assert request["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    page = await live.get(path)
+    assert page.status_code == 200 and lead["email"] in page.text
+    assert (await live.get(path[:-3] + "xyz")).status_code == 404  # altered token
+    done = await live.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+
+    async def stage():
+        body = (await live.get(f"/leads/{lead['id']}")).json()
+        return body if body["stage"] == "not_interested" else None
+    body = await eventually(stage, timeout=10)
+    assert body["stage_reason"] == "unsubscribed"
+    assert (await live.post(path)).status_code == 200  # a second click is harmless
