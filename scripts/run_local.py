@@ -32,7 +32,12 @@ def wait_for_port(host: str, port: int, timeout: float = 60) -> None:
     raise SystemExit(f"nothing answered on {host}:{port} within {timeout:.0f}s")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # a SIGTERM (a supervisor, `timeout`) stops everything like Ctrl-C
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     data = settings.cadence_data_dir
     data.mkdir(parents=True, exist_ok=True)
