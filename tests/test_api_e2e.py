@@ -180,3 +180,26 @@ async def test_unsubscribe_link_one_click_stops_the_cadence_and_suppresses(live)
     body = await eventually(stage, timeout=10)
     assert body["stage_reason"] == "unsubscribed"
     assert (await live.post(path)).status_code == 200  # a second click is harmless
+
+
+async def test_simulate_matches_the_scheduler_across_a_weekend_and_dst(live):
+    # Friday 2026-10-30 16:00 in New York; the US leaves DST on Sunday 2026-11-01.
+    r = await live.post("/cadences/rank-d/simulate",
+                        json={"start": "2026-10-30T20:00:00+00:00", "timezone": "America/New_York"})
+    assert r.status_code == 200, r.text
+    steps = r.json()["steps"]
+    assert [s["id"] for s in steps][:2] == ["d-intro-email", "d-linkedin"]
+    assert steps[0]["at"] == "2026-10-30T20:00:00+00:00"  # inside the window: at once
+    assert steps[1]["local"] == "2026-11-04T16:00:00-05:00"  # P5D keeps the local wall clock across DST
+    bad = await live.post("/cadences/rank-d/simulate", json={"start": "2026-10-30T20:00:00", "timezone": "X/Y"})
+    assert bad.status_code == 422
+    assert {e["loc"][-1] for e in bad.json()["detail"]} == {"start", "timezone"}
+
+
+async def test_preview_renders_every_step_for_a_given_lead(live):
+    r = await live.post("/cadences/rank-a/preview", json={"lead": {"first_name": "Linus", "company": "Kernel"}})
+    assert r.status_code == 200, r.text
+    steps = r.json()["steps"]
+    assert len(steps) == 8 and steps[0]["variant"] in ("a", "b") and "Linus" in steps[0]["body"]
+    assert steps[1]["channel"] == "call" and "Linus" in steps[1]["instructions"]
+    assert (await live.post("/cadences/nope/preview", json={})).status_code == 404

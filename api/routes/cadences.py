@@ -1,14 +1,19 @@
 """Cadence definitions: list, read with past versions, create (validated)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Body, HTTPException
+from pydantic import BaseModel, Field, field_validator
 
 from api.deps import SessionDep
 from api.schemas import CadenceDetail, CadencePublic
+from activities.touches import choose_variant
 from domain.cadences import validate_cadence
-from messaging.rendering import template_problem
+from domain.simulation import simulate
+from messaging.rendering import SAMPLE_LEAD, render, template_context, template_problem
 from persistence import cadences as cadence_store
 
 router = APIRouter(prefix="/cadences", tags=["cadences"])
@@ -57,3 +62,79 @@ def new_version(name: str, session: SessionDep, definition: dict[str, Any] = Bod
     if cadence_store.latest(session, name) is None:
         raise HTTPException(404, f"no cadence named {name!r}; POST /cadences creates it")
     return _public(cadence_store.save_version(session, {**definition, "name": name}))
+
+
+class SimulateRequest(BaseModel):
+    start: datetime = Field(description="Enrolment time, ISO-8601 with offset")
+    timezone: str = Field("UTC", description="The lead's IANA timezone")
+    version: int | None = None
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-01-05T09:00:00+00:00")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {v!r}") from None
+        return v
+
+
+class PreviewRequest(BaseModel):
+    lead: dict[str, Any] | None = Field(None, description="Lead fields; a sample lead when omitted")
+    lead_id: str | None = None
+    version: int | None = None
+
+
+def _chosen(session, name: str, version: int | None):
+    detail = get_cadence(name, session, version)
+    return cadence_store.snapshot(next(v for v in cadence_store.versions(session, name)
+                                       if v.version == detail["version"]))
+
+
+@router.post("/{name}/simulate")
+def simulate_cadence(name: str, body: SimulateRequest, session: SessionDep) -> dict:
+    cadence = _chosen(session, name, body.version)
+    return {"cadence": {"name": cadence.name, "version": cadence.version}, "timezone": body.timezone,
+            "steps": [{"step": n, "id": sid, "channel": ch, "at": at.astimezone(timezone.utc).isoformat(),
+                       "local": at.astimezone(ZoneInfo(body.timezone)).isoformat()}
+                      for n, sid, ch, at in simulate(cadence, body.start, body.timezone)]}
+
+
+@router.post("/{name}/preview")
+def preview_cadence(name: str, session: SessionDep, body: PreviewRequest | None = None) -> dict:
+    body = body or PreviewRequest()
+    cadence = _chosen(session, name, body.version)
+    lead = dict(SAMPLE_LEAD, **(body.lead or {}))
+    lead_key = body.lead_id or lead.get("email") or "sample"
+    if body.lead_id:
+        from persistence.models import Lead
+        from persistence.touches import lead_fields
+
+        row = session.get(Lead, body.lead_id)
+        if row is None:
+            raise HTTPException(404, f"no lead with id {body.lead_id!r}")
+        lead = lead_fields(row)
+    context = template_context(lead, sender_name="Your name", unsubscribe_url="https://example.com/unsubscribe")
+    steps = []
+    for n, step in enumerate(cadence.steps, 1):
+        variant = choose_variant(lead_key, step)
+        texts = {k: (getattr(variant, k, None) if variant else None) or getattr(step, k)
+                 for k in ("subject", "body", "instructions")}
+        warnings, rendered = [], {}
+        for key, text in texts.items():
+            try:
+                rendered[key] = render(text, context)
+            except Exception as exc:  # an undefined field of this lead: show it, do not fail the preview
+                rendered[key], _ = None, warnings.append(f"{key}: {exc}")
+            if text and rendered.get(key) is not None and "{{" in text and not rendered[key].strip():
+                warnings.append(f"{key} renders empty for this lead")
+        steps.append({"step": n, "id": step.id, "channel": step.channel, "variant": variant.id if variant else None,
+                      **rendered, "warnings": warnings})
+    return {"cadence": {"name": cadence.name, "version": cadence.version}, "steps": steps}
