@@ -19,7 +19,7 @@ QUALIFICATION_QUESTIONS = ("need", "budget", "authority", "timeline")
 class LeadEvent:
     """One thing that happened to a lead. `event_id` makes redelivery harmless."""
 
-    type: str  # a name of SIGNALS, or "task_completed", "bounce", "spam_report"
+    type: str  # a name of SIGNALS, or "task_completed", "missed_call", "bounce", "spam_report"
     event_id: str
     at: str | None = None
     channel: str | None = None
@@ -42,7 +42,8 @@ class Decision:
     two_way_contact: bool = False
     hold_for_rep: bool = False  # automated touches wait until a rep resumes
     out_of_office: bool = False  # pause until the return date
-    rep_task: str | None = None  # instructions for a task the owner must do now
+    rep_task: str | None = None  # instructions for a task the owner must do
+    rep_task_by_next_business_day: bool = False  # due by the next business day, not now
     block_channels: frozenset[str] = frozenset()
     unblock_channels: frozenset[str] = frozenset()
     suppress_email: bool = False
@@ -79,6 +80,9 @@ def decide(stage: Stage, event: LeadEvent) -> Decision:
         return _call(stage, event.outcome)
     if kind == "qualify":
         return _qualify(event.answers)
+    if kind == "missed_call":  # seed 004: every missed call is called back the next business day
+        return Decision(rep_task="Call back: the lead called and nobody answered.",
+                        rep_task_by_next_business_day=True)
     if kind == "disqualify":
         return _not_interested(Reason.REP_DISQUALIFIED)
     if kind == "spam_report":

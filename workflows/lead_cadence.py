@@ -101,6 +101,11 @@ class LeadCadenceWorkflow:
         self._receive(event)
 
     @workflow.signal
+    def missed_call(self, event: LeadEvent) -> None:
+        """The lead called in and nobody answered (from the dialer)."""
+        self._receive(event)
+
+    @workflow.signal
     def email_event(self, event: LeadEvent) -> None:
         """Bounces and spam reports from the email provider."""
         self._receive(event)
@@ -266,9 +271,14 @@ class LeadCadenceWorkflow:
                                           now, event.outcome, event.notes))
             self._step_done()
         if d.rep_task:
+            due = now
+            if d.rep_task_by_next_business_day:
+                due = schedule.next_due(now, timedelta(days=1), tz=s.timezone, window=s.cadence.window(),
+                                        business_days=True)
+            kind = "hand_off" if d.ends_cadence else ("callback" if d.rep_task_by_next_business_day else "follow_up")
             self._follow_ups.append(CreateTaskInput(
-                s.lead_id, f"{s.lead_id}-{event.event_id}", "hand_off" if d.ends_cadence else "follow_up",
-                "task", due_at=now, owner=s.owner, instructions=d.rep_task,
+                s.lead_id, f"{s.lead_id}-{event.event_id}", kind, "call" if kind == "callback" else "task",
+                due_at=due, owner=s.owner, instructions=d.rep_task,
             ))
         if d.ends_cadence:
             s.status = Status.COMPLETED

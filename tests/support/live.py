@@ -21,6 +21,7 @@ from scripts.load_cadences import load
 from worker import build_worker
 
 BIN = Path(sys.executable).parent
+DIALER_SECRET = "dialer-secret"
 
 
 def free_port() -> int:
@@ -40,7 +41,7 @@ def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: st
     return Settings(
         _env_file=None, database_url=db.url, temporal_address=f"127.0.0.1:{temporal_port}",
         temporal_task_queue=task_queue, cadence_api_port=api_port, cadence_public_url=f"http://127.0.0.1:{api_port}",
-        cadence_secret_key="test-secret", sendgrid_api_key=None,
+        cadence_secret_key="test-secret", sendgrid_api_key=None, dialer_webhook_secret=DIALER_SECRET,
     )
 
 

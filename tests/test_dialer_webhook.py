@@ -1,0 +1,77 @@
+"""The dialer webhook end to end: signatures, call outcomes on tasks, missed inbound calls."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from api.routes.webhooks import sign_body
+from tests.support.harness import eventually
+from tests.support.live import DIALER_SECRET
+from tests.test_api_e2e import FAST, dev_server, lead_body, live  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
+
+
+async def post_signed(http, payload, secret=DIALER_SECRET, tamper=False):
+    raw = json.dumps(payload).encode()
+    headers = {"X-Cadence-Signature": sign_body(raw, secret), "content-type": "application/json"}
+    if tamper:
+        raw = raw.replace(b"no_answer", b"connected_positive")
+    return await http.post("/webhooks/calls", content=raw, headers=headers)
+
+
+async def open_call_task(http, lead_id):
+    tasks = (await http.get("/tasks", params={"lead_id": lead_id, "status": "open"})).json()["data"]
+    return [t for t in tasks if t["channel"] == "call"] or None
+
+
+async def test_signatures_are_checked(live):
+    payload = {"event_id": "x", "type": "missed_call", "phone": "+14155550100"}
+    assert (await live.post("/webhooks/calls", json=payload)).status_code == 401
+    assert (await post_signed(live, payload, secret="wrong")).status_code == 401
+    assert (await post_signed(live, {**payload, "outcome": "no_answer"}, tamper=True)).status_code == 401
+
+
+async def test_call_outcome_on_a_task_moves_the_lead_once(live):
+    await live.post("/cadences", json=FAST)
+    lead = (await live.post("/leads", json=lead_body(cadence="fast-test"))).json()
+    task = (await eventually(lambda: open_call_task(live, lead["id"]), timeout=10))[0]
+    event = {"event_id": f"call-{uuid.uuid4().hex}", "type": "call_completed", "task_id": task["id"],
+             "outcome": "connected_positive"}
+    for _ in range(2):  # dialers retry: the second delivery changes nothing
+        assert (await post_signed(live, event)).status_code == 202
+
+    async def qualified():
+        body = (await live.get(f"/leads/{lead['id']}")).json()
+        return body if body["stage"] == "qualified" else None
+    body = await eventually(qualified, timeout=10)
+    assert [e["event_id"] for e in body["events"]] == [event["event_id"]]
+    tasks = (await live.get("/tasks", params={"lead_id": lead["id"]})).json()["data"]
+    assert [t["kind"] for t in tasks if t["kind"] == "hand_off"] == ["hand_off"]
+    bad = await post_signed(live, {"event_id": "e", "type": "call_completed", "task_id": task["id"], "outcome": "meh"})
+    assert bad.status_code == 422
+
+
+async def test_missed_inbound_call_creates_a_callback_by_the_next_business_day(live):
+    phone = f"+1415555{uuid.uuid4().int % 10000:04d}"
+    lead = (await live.post("/leads", json=lead_body(source="target_list", phone=phone))).json()
+    r = await post_signed(live, {"event_id": f"m-{uuid.uuid4().hex}", "type": "missed_call", "phone": phone})
+    assert r.status_code == 202, r.text
+
+    async def callback():
+        tasks = (await live.get("/tasks", params={"lead_id": lead["id"]})).json()["data"]
+        return [t for t in tasks if t["kind"] == "callback"] or None
+    task = (await eventually(callback, timeout=10))[0]
+    assert task["channel"] == "call"
+    due = datetime.fromisoformat(task["due_at"]).astimezone(ZoneInfo("America/New_York"))
+    today = datetime.now(ZoneInfo("America/New_York")).date()
+    next_business = today + timedelta(days=1)
+    while next_business.weekday() >= 5:
+        next_business += timedelta(days=1)
+    assert today < due.date() <= next_business and due.weekday() < 5
+    unknown = await post_signed(live, {"event_id": "u", "type": "missed_call", "phone": "+19999999999"})
+    assert unknown.status_code == 404
