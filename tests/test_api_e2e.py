@@ -203,3 +203,9 @@ async def test_preview_renders_every_step_for_a_given_lead(live):
     assert len(steps) == 8 and steps[0]["variant"] in ("a", "b") and "Linus" in steps[0]["body"]
     assert steps[1]["channel"] == "call" and "Linus" in steps[1]["instructions"]
     assert (await live.post("/cadences/nope/preview", json={})).status_code == 404
+
+
+async def test_ranking_table_is_published(live):
+    body = (await live.get("/ranking")).json()
+    assert body["sources"]["form_fill"] == "A" and body["sources"]["target_list"] == "D"
+    assert body["cadences"] == {"A": "rank-a", "B": "rank-b", "C": "rank-c", "D": "rank-d"}
