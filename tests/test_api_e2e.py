@@ -158,6 +158,24 @@ async def test_rep_completes_a_task_and_the_cadence_goes_on(live):
     await eventually(emails, timeout=15)
 
 
+async def test_a_hand_off_task_can_be_completed_after_the_cadence_ended(live):
+    lead = (await live.post("/leads", json=lead_body())).json()
+    r = await live.post(f"/leads/{lead['id']}/signals/meeting_booked", json={})
+    assert r.status_code == 202
+
+    async def hand_off():
+        tasks = (await live.get("/tasks", params={"lead_id": lead["id"], "status": "open"})).json()["data"]
+        return [t for t in tasks if t["kind"] == "hand_off"] or None
+    task = (await eventually(hand_off, timeout=10))[0]
+
+    async def ended():
+        return (await live.get(f"/leads/{lead['id']}")).json()["status"] == "completed"
+    await eventually(ended, timeout=10)
+    r = await live.post(f"/tasks/{task['id']}/complete", json={"outcome": "done", "notes": "handed to AE"})
+    assert r.status_code == 200 and r.json()["status"] == "done", r.text
+    assert (await live.post(f"/tasks/{task['id']}/complete", json={"outcome": "done"})).status_code == 409
+
+
 async def test_unsubscribe_link_one_click_stops_the_cadence_and_suppresses(live):
     lead = (await live.post("/leads", json=lead_body())).json()
 

@@ -196,6 +196,8 @@ class LeadCadenceWorkflow:
             await self._sleep_until(due)
             return
         await self._flush()
+        if self._inbox and workflow.patched("events-before-touch"):
+            return  # an event arrived during the write (an unsubscribe, say): it decides first
         await self._perform(step, due)
 
     async def _perform(self, step: Step, due: datetime) -> None:
@@ -222,22 +224,27 @@ class LeadCadenceWorkflow:
     # ---- events ------------------------------------------------------------------------
     async def _apply_inbox(self) -> None:
         s = self._state
-        while self._inbox:
-            event = self._inbox.pop(0)
-            s.seen_event_ids = (s.seen_event_ids + [event.event_id])[-SEEN_EVENTS_KEPT:]
-            if s.status in ENDED_STATUSES or s.stage in FINAL_STAGES:
-                continue
-            try:
-                decision = decide(Stage(s.stage), event)
-            except ValueError as exc:  # validated by the API; a bad event must not wedge the lead
-                self._record_event(event, ignored=str(exc))
-                continue
-            self._record_event(event)
-            self._apply(event, decision)
-        for task in self._follow_ups:
-            await self._create_task(task)
-        self._follow_ups.clear()
-        await self._flush()
+        while True:
+            while self._inbox:
+                event = self._inbox.pop(0)
+                s.seen_event_ids = (s.seen_event_ids + [event.event_id])[-SEEN_EVENTS_KEPT:]
+                if s.status in ENDED_STATUSES or s.stage in FINAL_STAGES:
+                    self._record_event(event, ignored=f"the lead is already {s.stage}")
+                    continue
+                try:
+                    decision = decide(Stage(s.stage), event)
+                except ValueError as exc:  # validated by the API; a bad event must not wedge the lead
+                    self._record_event(event, ignored=str(exc))
+                    continue
+                self._record_event(event)
+                self._apply(event, decision)
+            for task in self._follow_ups:
+                await self._create_task(task)
+            self._follow_ups.clear()
+            await self._flush()
+            # Events that arrived during those activities are applied now, before any other decision.
+            if not self._inbox or not workflow.patched("apply-late-events"):
+                return
 
     def _apply(self, event: LeadEvent, d: Decision) -> None:
         s, now = self._state, workflow.now()
@@ -262,10 +269,11 @@ class LeadCadenceWorkflow:
             self._block(EMAIL_CHANNELS)
         if d.control == "pause":
             s.paused = True
-        elif d.control == "resume":
-            s.paused, s.hold_for_rep, s.ooo_until = False, False, None
+        elif d.control == "resume":  # an out-of-office date still holds: the lead is away
+            s.paused, s.hold_for_rep = False, False
         elif d.control == "stop":
             s.status = Status.STOPPED
+            self._close_open_task("skipped", "the cadence was stopped")
         if event.type == "task_completed" and s.open_task and event.task_id == s.open_task.task_id:
             self._tasks.append(TaskChange(event.task_id, "skipped" if event.outcome == "skipped" else "done",
                                           now, event.outcome, event.notes))
@@ -282,9 +290,7 @@ class LeadCadenceWorkflow:
             ))
         if d.ends_cadence:
             s.status = Status.COMPLETED
-            if s.open_task:  # the step's task is moot once the lead has an answer
-                self._tasks.append(TaskChange(s.open_task.task_id, "skipped", now, notes=f"lead {s.stage}"))
-                s.open_task = None
+            self._close_open_task("skipped", f"lead {s.stage}")  # moot once the lead has an answer
 
     def _record_event(self, event: LeadEvent, ignored: str | None = None) -> None:
         data = {k: v for k, v in {
@@ -309,7 +315,7 @@ class LeadCadenceWorkflow:
 
     def _cadence_ran_out(self) -> None:
         s = self._state
-        if s.cadence.repeat:  # nurture: go round again, in a fresh run
+        if s.cadence.repeat or s.phase == "nurture":  # nurture goes round again, in a fresh run
             s.step_index, s.cycle, s.anchor = 0, s.cycle + 1, workflow.now()
             self._new_run = True
         elif s.cadence.on_complete == "nurture":
@@ -320,8 +326,15 @@ class LeadCadenceWorkflow:
         else:
             s.status = Status.COMPLETED
 
+    def _close_open_task(self, status: str, notes: str) -> None:
+        s = self._state
+        if s.open_task:
+            self._tasks.append(TaskChange(s.open_task.task_id, status, workflow.now(), notes=notes))
+            s.open_task = None
+
     def _enter_nurture(self, reason: str) -> None:
         s = self._state
+        self._close_open_task("missed", f"the lead moved to nurture ({reason})")
         self._set_stage(Stage.NURTURE, reason)
         if s.phase != "nurture":
             s.phase, s.cadence, s.cycle = "nurture", self._input.nurture, s.cycle + 1

@@ -5,6 +5,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
@@ -60,12 +61,18 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
         raise HTTPException(503, "the nurture cadence is not loaded; run `python -m scripts.load_cadences`")
     lead_id = lead_store.new_lead_id()
     timezone = body.timezone or settings.cadence_default_timezone
-    lead = lead_store.add(
-        session, id=lead_id, workflow_id=workflow_id_for(lead_id), rank=rank, cadence_name=cadence_row.name,
-        cadence_version=cadence_row.version, timezone=timezone,
-        **body.model_dump(exclude={"rank", "cadence", "timezone"}),
-    )
-    # The row is written but not committed: if the workflow cannot start, nothing is left behind.
+    try:
+        lead = lead_store.add(
+            session, id=lead_id, workflow_id=workflow_id_for(lead_id), rank=rank, cadence_name=cadence_row.name,
+            cadence_version=cadence_row.version, timezone=timezone,
+            **body.model_dump(exclude={"rank", "cadence", "timezone"}),
+        )
+        # Committed before the workflow starts: its first activity writes to this row.
+        session.commit()
+    except IntegrityError:  # the same email enrolled concurrently: that lead is the answer
+        session.rollback()
+        response.status_code = status.HTTP_200_OK
+        return to_public(lead_store.by_email(session, body.email))
     try:
         temporal.call(
             temporal.client.start_workflow, LeadCadenceWorkflow.run,
@@ -79,8 +86,11 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
-    except RPCError as exc:
-        session.rollback()
+    except (RPCError, HTTPException) as exc:
+        session.delete(lead)  # nothing is left half-written
+        session.commit()
+        if isinstance(exc, HTTPException):
+            raise
         raise HTTPException(503, f"could not start the cadence workflow: {exc}") from None
     return to_public(lead)
 
@@ -130,9 +140,14 @@ def send_signal(lead_id: str, name: SignalName, session: SessionDep, temporal: T
         raise HTTPException(409, {"msg": f"the cadence of lead {lead_id} has ended", "stage": lead.stage,
                                   "status": lead.status})
     event = _event_for(name, body, lead)
-    if name == "contact_updated":  # committed with the request, after the signal went through
+    if name == "contact_updated":  # committed first: the workflow's next send reads the new address
         lead.email = body.email or lead.email
         lead.phone = body.phone or lead.phone
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise unprocessable("email", f"another lead already has the email {body.email}") from None
     handle: WorkflowHandle = temporal.client.get_workflow_handle(lead.workflow_id)
     try:
         temporal.call(handle.signal, name, event)

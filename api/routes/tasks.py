@@ -4,11 +4,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from temporalio.service import RPCError
+from sqlalchemy import update
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, TemporalDep
 from api.schemas import TaskComplete, TaskPublic, TasksPublic
 from domain.events import LeadEvent
+from domain.stages import ENDED_STATUSES
 from persistence import leads as lead_store
 from persistence.models import Lead, Task, utcnow
 
@@ -34,11 +36,26 @@ def complete_task(task_id: str, body: TaskComplete, session: SessionDep, tempora
     lead = session.get(Lead, task.lead_id)
     event = LeadEvent(type="task_completed", event_id=f"task-{task_id}", task_id=task_id, outcome=body.outcome,
                       notes=body.notes, channel="call" if task.channel == "call" else None)
-    try:
-        temporal.call(temporal.client.get_workflow_handle(lead.workflow_id).signal, "task_completed", event)
-    except RPCError as exc:
-        raise HTTPException(409, f"the workflow of lead {lead.id} is not running: {exc.message}") from None
-    # The workflow records the same change; writing it now makes the inbox current at once.
-    task.status = "skipped" if body.outcome == "skipped" else "done"
-    task.outcome, task.notes, task.completed_at = body.outcome, body.notes, utcnow()
+    handle = temporal.client.get_workflow_handle(lead.workflow_id)  # 503 now if Temporal is down
+    # Claim the task first, so two reps completing it at once cannot both win.
+    new_status = "skipped" if body.outcome == "skipped" else "done"
+    claimed = session.execute(
+        update(Task).where(Task.id == task_id, Task.status == "open")
+        .values(status=new_status, outcome=body.outcome, notes=body.notes, completed_at=utcnow())
+    ).rowcount
+    if not claimed:
+        session.rollback()
+        raise HTTPException(409, f"task {task_id} is no longer open")
+    session.commit()
+    if lead.status not in ENDED_STATUSES:
+        try:
+            temporal.call(handle.signal, "task_completed", event)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:  # not delivered: the task stays open to try again
+                session.execute(update(Task).where(Task.id == task_id).values(
+                    status="open", outcome=None, notes=None, completed_at=None))
+                session.commit()
+                raise HTTPException(503, f"could not reach the workflow of lead {lead.id}: {exc.message}") from None
+            # The cadence ended meanwhile (a hand-off task outlives it): closing the row is all there is to do.
+    session.refresh(task)
     return task
