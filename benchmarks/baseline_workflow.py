@@ -1,4 +1,4 @@
-"""The trivial workflow the throughput benchmark compares lead workflows with.
+"""The trivial workflow the workflow benchmark compares whole lead-cadence runs with.
 
 It lives in its own module because Temporal's workflow sandbox re-imports a workflow's
 module by name, and ``python -m benchmarks.schedule_bench`` runs that file as ``__main__``.
