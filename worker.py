@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.accounts import AccountActivities
 from activities.touches import TouchActivities
 from config import Settings, get_settings
 from messaging.email_message import Links, Sender
@@ -37,7 +38,7 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[LeadCadenceWorkflow],
-        activities=activities.all(),
+        activities=activities.all() + AccountActivities(db, client).all(),
         activity_executor=executor,  # activities do blocking database and HTTP I/O
         max_concurrent_activities=executor._max_workers,  # never more than threads to run them
     )

@@ -13,10 +13,13 @@ from domain.cadences import Step, Variant
 from messaging.email_message import Links, Sender, build_request
 from messaging.mailer import RejectedMail, TemporaryMailError
 from messaging.rendering import render, template_context
+from persistence import reps as rep_store
 from persistence import touches as store
 from persistence.db import Database
 from persistence.models import Lead, Task
-from workflows.messages import CreateTaskInput, RecordStateInput, SendEmailInput, TouchResult
+from workflows.messages import (
+    CreateTaskInput, EscalateTaskInput, ReassignTasksInput, RecordStateInput, SendEmailInput, TouchResult,
+)
 
 FINISHED = frozenset({"sent", "outboxed", "failed", "suppressed"})
 
@@ -111,11 +114,17 @@ class TouchActivities:
                                        unsubscribe_url=self.links.unsubscribe_url(lead.id))
             step = input.step_def
             instructions = input.instructions or _task_text(step, context)
-            store.add_task_once(session, Task(
+            owner = input.owner or lead.owner
+            # An away owner's new work goes to their stand-in, with the move on the timeline.
+            assignee = owner if session.get(Task, input.task_id) else rep_store.stand_in(session, owner, lock=True)
+            task = store.add_task_once(session, Task(
                 id=input.task_id, lead_id=lead.id, touch_id=input.task_id if step else None, step=input.step,
-                channel=input.channel, kind=input.kind, owner=input.owner or lead.owner, instructions=instructions,
+                channel=input.channel, kind=input.kind, owner=assignee, instructions=instructions,
                 status="open", due_at=input.due_at, expires_at=input.expires_at, created_at=_now(),
             ))
+            if assignee != owner:
+                store.record_event_once(session, lead.id, f"away-{task.id}", "task_reassigned", _now(), {
+                    "task_id": task.id, "from_owner": owner, "to_owner": assignee, "reason": "owner_away"})
             if step is not None:
                 touch = session.get(store.Touch, input.task_id)
                 if touch is None:
@@ -144,10 +153,21 @@ class TouchActivities:
                 stage=str(input.stage), stage_reason=input.stage_reason, stage_changed_at=input.stage_changed_at,
                 level=str(input.level), status=str(input.status), owner=input.owner, next_touch=next_touch,
                 last_contact_at=input.last_contact_at,
+                **({"cadence_version": input.cadence_version} if input.cadence_version else {}),
             ))
 
+    @activity.defn(name="escalate_task")
+    def escalate_task(self, input: EscalateTaskInput) -> str | None:
+        with self.db.session() as session:
+            return rep_store.escalate(session, input.task_id, input.at)
+
+    @activity.defn(name="reassign_tasks")
+    def reassign_tasks(self, input: ReassignTasksInput) -> list[str]:
+        with self.db.session() as session:
+            return rep_store.reassign_lead_tasks(session, input.lead_id, input.owner, _now(), input.event_id)
+
     def all(self) -> list:
-        return [self.send_email, self.create_task, self.record_state]
+        return [self.send_email, self.create_task, self.record_state, self.escalate_task, self.reassign_tasks]
 
 
 def _task_text(step: Step | None, context: dict) -> str | None:

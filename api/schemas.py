@@ -87,6 +87,9 @@ class TouchPublic(BaseModel):
     subject: str | None = None
     variant: str | None = None
     detail: str | None = None
+    delivery: str | None = Field(None, description="from the email provider: delivered, deferred, bounced, dropped")
+    opens: int = 0
+    clicks: int = 0
 
 
 class EventPublic(BaseModel):
@@ -195,6 +198,7 @@ class CadencePublic(BaseModel):
     version: int
     definition: dict[str, Any]
     created_at: datetime
+    archived: bool = Field(False, description="archived cadences take no new leads (all versions)")
 
 
 class CadenceDetail(CadencePublic):
@@ -213,3 +217,95 @@ class OutboxEmailPublic(BaseModel):
 
 
 RANK_VALUES = RANKS
+
+
+class RankingUpdate(BaseModel):
+    """A whole new ranking table; it applies to leads enrolled after it, never to running ones."""
+
+    model_config = ConfigDict(extra="forbid")
+    sources: dict[str, str] = Field(description="source -> rank (A-D); a source missing here is a 422 on POST /leads")
+    cadences: dict[str, str] = Field(description="rank -> default cadence, for every rank A-D")
+
+
+class RankingPublic(BaseModel):
+    version: int = Field(description="0 while no table was stored: the built-in defaults")
+    created_at: datetime | None
+    sources: dict[str, str]
+    cadences: dict[str, str]
+    nurture: str
+
+
+REP_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+
+
+def _country_codes(v: list[str] | None) -> list[str] | None:
+    if v is None:
+        return v
+    codes = [c.strip().upper() for c in v]
+    for c in codes:
+        if not re.fullmatch(r"[A-Z]{2}", c):
+            raise ValueError(f"{c!r} is not a two-letter country code such as US or DE")
+    return sorted(set(codes))
+
+
+class _RepChecks(BaseModel):
+    """Normalises the fields rep creation and update share."""
+
+    @field_validator("territories", check_fields=False)
+    @classmethod
+    def _codes(cls, v: list[str] | None) -> list[str] | None:
+        return _country_codes(v)
+
+    @field_validator("email", check_fields=False)
+    @classmethod
+    def _lower(cls, v: str | None) -> str | None:
+        return v.strip().lower() if v else v
+
+
+class RepCreate(_RepChecks):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, pattern=REP_ID, description="What `owner` fields hold; generated when absent")
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    team: str | None = Field(None, max_length=100)
+    territories: list[str] = Field(default_factory=list, description="Country codes; empty: any country")
+    ranks: list[Literal["A", "B", "C", "D"]] = Field(default_factory=list, description="Ranks taken; empty: all")
+    away: bool = False
+    backup_id: str | None = Field(None, description="Takes the rep's tasks while away or past their SLA")
+
+
+class RepUpdate(_RepChecks):
+    """Only the fields given change; `backup_id: null` removes the backup."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    team: str | None = Field(None, max_length=100)
+    territories: list[str] | None = None
+    ranks: list[Literal["A", "B", "C", "D"]] | None = None
+    away: bool | None = Field(None, description="true moves all the rep's open tasks to the backup at once")
+    backup_id: str | None = None
+
+
+class RepPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    email: str
+    team: str | None
+    territories: list[str]
+    ranks: list[str]
+    away: bool
+    backup_id: str | None
+    created_at: datetime
+
+
+class RepUpdated(RepPublic):
+    moved_tasks: list[str] = Field(default_factory=list, description="open tasks moved to the backup")
+
+
+class RepsPublic(BaseModel):
+    data: list[RepPublic]
+    count: int

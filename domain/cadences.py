@@ -5,9 +5,11 @@ the path of the offending field, so an editor can fix a definition in one pass.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
 from typing import Any, Callable
 
+from domain import holidays as calendars
 from domain.durations import parse_duration
 from domain.ranks import RANKS
 from domain.schedule import SendWindow
@@ -75,14 +77,37 @@ class Cadence:
     description: str = ""
     send_window: dict | None = field(default_factory=lambda: SendWindow().to_dict())
     business_days: bool = True
+    pause_account: bool = True  # a reply from a colleague at the same company pauses this lead (SPEC 2.7)
     on_complete: str = "nurture"
     repeat: bool = False  # the nurture cadence loops without end
+    # {"country": "US", "subdivision": "CA", "dates": ["2026-12-24"]}: no touch on those days.
+    holidays: dict | None = None
+    # The calendar resolved to ISO dates when a lead is enrolled (see `with_holidays`). The
+    # workflow uses only these, never the holidays package, so replays stay deterministic.
+    # Defaults keep snapshots recorded before holidays existed readable.
+    holiday_dates: list[str] = field(default_factory=list)
 
     def window(self) -> SendWindow | None:
         return SendWindow.from_dict(self.send_window)
 
+    def holiday_set(self) -> frozenset[date]:
+        return frozenset(date.fromisoformat(d) for d in self.holiday_dates)
+
+    def with_holidays(self, enrolled_at: datetime) -> "Cadence":
+        """A snapshot carrying the calendar's dates for a lead enrolled at `enrolled_at`."""
+        days = calendars.resolve(self.holidays, calendars.years_from(enrolled_at))
+        return replace(self, holiday_dates=sorted(d.isoformat() for d in days))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The definition: resolved dates belong to a snapshot, and an absent calendar stays absent
+        so definitions stored before holidays existed compare equal."""
+        out = asdict(self)
+        del out["holiday_dates"]
+        if out["holidays"] is None:
+            del out["holidays"]
+        if out["pause_account"]:  # the default, left out like an absent calendar
+            del out["pause_account"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Cadence":
@@ -92,6 +117,8 @@ class Cadence:
             for s in data["steps"]
         ]
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "steps"}
+        if known.get("holidays") is not None:
+            known["holidays"] = calendars.normalized(known["holidays"])
         return cls(steps=steps, **known)
 
 
@@ -126,10 +153,14 @@ def validate_cadence(data: Any, check_template: TemplateCheck | None = None) -> 
         add("on_complete", f"must be one of {', '.join(ON_COMPLETE)}")
     if not isinstance(data.get("business_days", True), bool):
         add("business_days", "must be true or false")
+    if not isinstance(data.get("pause_account", True), bool):
+        add("pause_account", "must be true or false")
     try:
         SendWindow.from_dict(data.get("send_window", SendWindow().to_dict()))
     except (ValueError, TypeError, AttributeError) as exc:
         add("send_window", str(exc))
+    for where, message in calendars.problems(data.get("holidays")):
+        add(f"holidays{where}", message)
 
     steps = data.get("steps")
     if not isinstance(steps, list):

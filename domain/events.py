@@ -7,7 +7,7 @@ from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS
 from domain.stages import FINAL_STAGES, Level, Reason, Stage
 
 SIGNALS = ("reply", "call_outcome", "meeting_booked", "qualify", "disqualify",
-           "pause", "resume", "stop", "reassign", "contact_updated")
+           "pause", "resume", "stop", "reassign", "contact_updated", "accept")
 INTENTS = ("positive", "neutral", "negative", "out_of_office", "unsubscribe")
 CALL_OUTCOMES = ("connected_positive", "connected_neutral", "connected_negative",
                  "voicemail", "no_answer", "wrong_number")
@@ -19,7 +19,7 @@ QUALIFICATION_QUESTIONS = ("need", "budget", "authority", "timeline")
 class LeadEvent:
     """One thing that happened to a lead. `event_id` makes redelivery harmless."""
 
-    type: str  # a name of SIGNALS, or "task_completed", "missed_call", "bounce", "spam_report"
+    type: str  # a name of SIGNALS, or "task_completed", "missed_call", "bounce", "spam_report", "unsubscribe"
     event_id: str
     at: str | None = None
     channel: str | None = None
@@ -85,6 +85,8 @@ def decide(stage: Stage, event: LeadEvent) -> Decision:
                         rep_task_by_next_business_day=True)
     if kind == "disqualify":
         return _not_interested(Reason.REP_DISQUALIFIED)
+    if kind == "unsubscribe":  # from the email provider's own unsubscribe handling
+        return _not_interested(Reason.UNSUBSCRIBED, suppress_email=True)
     if kind == "spam_report":
         return _not_interested(Reason.SPAM_REPORT, suppress_email=True)
     if kind == "bounce":
@@ -98,6 +100,8 @@ def decide(stage: Stage, event: LeadEvent) -> Decision:
         return Decision(unblock_channels=frozenset(unblock))
     if kind in ("pause", "resume", "stop"):
         return Decision(control=kind)
+    if kind == "accept":  # a rep takes the lead on: sales-accepted, unless it is further along already
+        return Decision(level=None if stage in FINAL_STAGES else Level.SAL, owner=event.owner)
     if kind == "reassign":
         return Decision(owner=event.owner)
     raise ValueError(f"unknown event type {kind!r}")

@@ -1,6 +1,8 @@
 """Lead rank from how the lead was generated (seed 003): the better the source, the more effort."""
 from __future__ import annotations
 
+import re
+
 RANKS = ("A", "B", "C", "D")
 
 DEFAULT_SOURCE_RANKS: dict[str, str] = {
@@ -36,3 +38,27 @@ def rank_for(source: str, rules: dict[str, str] | None = None) -> str:
 def is_higher(rank: str, than: str) -> bool:
     """A is higher than B; used to decide whether a new inquiry upgrades a lead."""
     return RANKS.index(rank) < RANKS.index(than)
+
+
+SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # 64: the width of leads.source
+
+
+def ranking_problems(sources: dict[str, str], cadences: dict[str, str]) -> list[tuple[str, str]]:
+    """Every structural problem of an edited ranking table as (field, message), e.g. ("sources.webinar", ...).
+
+    Whether each cadence exists and takes leads is the caller's check: it needs the cadence store."""
+    problems: list[tuple[str, str]] = []
+    if not sources:
+        problems.append(("sources", "needs at least one source"))
+    for source, rank in sources.items():
+        if not SOURCE_NAME.match(source):
+            problems.append((f"sources.{source}", "a source is 1-64 letters, digits, '-' or '_'"))
+        elif rank not in RANKS:
+            problems.append((f"sources.{source}", f"unknown rank {rank!r}; use one of {', '.join(RANKS)}"))
+    for rank in RANKS:  # every rank needs a home, or an explicit `rank` on a lead would have no cadence
+        if not cadences.get(rank):
+            problems.append((f"cadences.{rank}", "is required: every rank needs a default cadence"))
+    for rank in cadences:
+        if rank not in RANKS:
+            problems.append((f"cadences.{rank}", f"is not a rank; ranks are {', '.join(RANKS)}"))
+    return problems

@@ -13,12 +13,14 @@ def simulate(cadence: Cadence, start: datetime, tz: str) -> list[tuple[int, str,
 
     Uses `schedule.next_due` exactly as the workflow does; it assumes every rep task is done
     the moment it is due (a task left open holds the cadence until it is done or expires).
+    Holidays are resolved as at enrolment (`Cadence.with_holidays`), so the days match the workflow's.
     """
+    holidays = cadence.with_holidays(start).holiday_set()
     out, anchor = [], start
     for number, step in enumerate(cadence.steps, 1):
         window = None if step.anytime else cadence.window()
         due = schedule.next_due(anchor, parse_duration(step.wait), tz=tz, window=window,
-                                business_days=cadence.business_days)
+                                business_days=cadence.business_days, holidays=holidays)
         out.append((number, step.id, step.channel, due))
         anchor = due
     return out

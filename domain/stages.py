@@ -42,6 +42,7 @@ class Reason(StrEnum):
     REPLIED_IN_NURTURE = "replied_in_nurture"
     NO_RESPONSE = "no_response"
     WENT_QUIET = "went_quiet"
+    RE_ENGAGED = "re_engaged"  # a nurture lead made a new inquiry
     UNREACHABLE = "unreachable"
     UNSUBSCRIBED = "unsubscribed"
     SPAM_REPORT = "spam_report"

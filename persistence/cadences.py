@@ -1,15 +1,17 @@
 """Versioned cadence definitions: every change is a new version; old versions stay readable."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.cadences import Cadence
-from persistence.models import CadenceVersion
+from persistence.models import CadenceArchive, CadenceVersion
 
 CADENCES_DIR = Path(__file__).resolve().parent.parent / "cadences"
 
@@ -43,8 +45,10 @@ def save_version(session: Session, definition: dict[str, Any]) -> CadenceVersion
     return row
 
 
-def snapshot(row: CadenceVersion) -> Cadence:
-    return Cadence.from_dict(row.definition)
+def snapshot(row: CadenceVersion, enrolled_at: datetime | None = None) -> Cadence:
+    """The cadence a workflow receives: its holiday calendar resolved to dates here, at enrolment,
+    because the workflow itself must not consult the holidays package (replays would drift)."""
+    return Cadence.from_dict(row.definition).with_holidays(enrolled_at or datetime.now(timezone.utc))
 
 
 def read_files(directory: Path = CADENCES_DIR) -> list[dict[str, Any]]:
@@ -69,3 +73,31 @@ def load_definitions(session: Session, definitions: list[dict[str, Any]]) -> lis
 def snapshot_from_file(name: str, directory: Path = CADENCES_DIR) -> Cadence:
     """A cadence straight from its YAML file, for tests and first start-up."""
     return Cadence.from_dict(yaml.safe_load((directory / f"{name}.yaml").read_text()))
+
+
+# Archiving is by name: a cadence stops taking new leads, every version stays readable and
+# running leads keep theirs (they carry a snapshot of it).
+
+def archived_names(session: Session) -> set[str]:
+    return set(session.scalars(select(CadenceArchive.name)))
+
+
+def is_archived(session: Session, name: str) -> bool:
+    return session.get(CadenceArchive, name) is not None
+
+
+def archive(session: Session, name: str) -> None:
+    if is_archived(session, name):  # archiving twice keeps the first date
+        return
+    try:
+        with session.begin_nested():
+            session.add(CadenceArchive(name=name))
+    except IntegrityError:  # archived concurrently: the same outcome
+        pass
+
+
+def unarchive(session: Session, name: str) -> None:
+    row = session.get(CadenceArchive, name)
+    if row is not None:
+        session.delete(row)
+        session.flush()

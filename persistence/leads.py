@@ -49,10 +49,19 @@ def timeline(session: Session, lead_id: str) -> tuple[list[Touch], list[LeadEven
 
 
 def tasks(session: Session, *, owner=None, status=None, lead_id=None, limit=100, offset=0) -> tuple[list[Task], int]:
-    query = select(Task)
+    """A rep's inbox with `owner` and status open: soonest due first, then the better rank (A first)."""
+    query = select(Task).join(Lead, Lead.id == Task.lead_id)
     for column, value in ((Task.owner, owner), (Task.status, status), (Task.lead_id, lead_id)):
         if value is not None:
             query = query.where(column == value)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Task.due_at, Task.id).limit(limit).offset(offset))
+    rows = session.scalars(query.order_by(Task.due_at, Lead.rank, Task.id).limit(limit).offset(offset))
     return list(rows), total
+
+
+def same_account(session: Session, domain: str, exclude: str) -> list[Lead]:
+    """Other leads of the company whose cadence is running (paused or ended ones need nothing)."""
+    return list(session.scalars(
+        select(Lead).where(func.lower(Lead.email).like(f"%@{domain}"), Lead.id != exclude, Lead.status == "active")
+        .order_by(Lead.created_at)
+    ))

@@ -92,6 +92,10 @@ class Touch(Base):
     variant: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)  # why deferred, failed or skipped
     message_id: Mapped[str | None] = mapped_column(String(200))
+    # What the email provider reported afterwards (SPEC 2.8: recorded, no stage change).
+    delivery: Mapped[str | None] = mapped_column(String(20))  # delivered, deferred, bounced, dropped
+    opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Task(Base):
@@ -151,3 +155,68 @@ class Suppression(Base):
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderEvent(Base):
+    """An event the email provider posted, kept by its own id so a redelivery has no effect."""
+
+    __tablename__ = "provider_events"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. "sendgrid:<sg_event_id>"
+    type: Mapped[str] = mapped_column(String(30))
+    lead_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    touch_id: Mapped[str | None] = mapped_column(String(120))
+    at: Mapped[datetime]
+    effect: Mapped[str] = mapped_column(Text)  # what it did, in words, for the audit trail
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RankingVersion(Base):
+    """One edit of the source → rank table and each rank's default cadence; the newest applies.
+
+    Rows are never changed or deleted, so the table's history is its audit trail."""
+
+    __tablename__ = "ranking_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sources: Mapped[dict[str, Any]] = mapped_column(JSON)  # source -> rank
+    cadences: Mapped[dict[str, Any]] = mapped_column(JSON)  # rank -> cadence name
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CadenceArchive(Base):
+    """A cadence name that takes no new leads; it covers every version, past and future."""
+
+    __tablename__ = "cadence_archives"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    archived_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rep(Base):
+    """A sales rep who owns leads and tasks (SPEC 2.6); `owner` columns hold a rep's id."""
+
+    __tablename__ = "reps"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    team: Mapped[str | None] = mapped_column(String(100), index=True)
+    territories: Mapped[list[str]] = mapped_column(JSON, default=list)  # country codes; empty: any
+    ranks: Mapped[list[str]] = mapped_column(JSON, default=list)  # ranks taken; empty: all
+    away: Mapped[bool] = mapped_column(default=False)
+    backup_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
+    # Round-robin: the turn number of the last lead routed to this rep (compare-and-set on write).
+    last_turn: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskEscalation(Base):
+    """A task whose SLA passed; its primary key is what makes an escalation happen only once."""
+
+    __tablename__ = "task_escalations"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    from_owner: Mapped[str | None] = mapped_column(String(64))
+    to_owner: Mapped[str | None] = mapped_column(String(64))  # None: nobody to escalate to
+    at: Mapped[datetime]

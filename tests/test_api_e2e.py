@@ -214,6 +214,24 @@ async def test_simulate_matches_the_scheduler_across_a_weekend_and_dst(live):
     assert {e["loc"][-1] for e in bad.json()["detail"]} == {"start", "timezone"}
 
 
+async def test_simulate_skips_a_national_and_a_custom_holiday(live):
+    definition = {**FAST, "name": "holiday-test", "send_window": {"days": ["mon", "tue", "wed", "thu", "fri"]},
+                  "business_days": True, "steps": [{**s, "wait": "PT0S" if i == 0 else "P1D"}
+                                                   for i, s in enumerate(FAST["steps"])]}
+    bad = await live.post("/cadences", json={**definition, "holidays": {"country": "XX", "dates": ["2026-11-31"]}})
+    assert bad.status_code == 422
+    assert [e["loc"] for e in bad.json()["detail"]] == [["body", "holidays", "country"],
+                                                         ["body", "holidays", "dates", "0"]]
+    calendar = {"country": "US", "dates": ["2026-11-24", "2026-11-25"]}
+    assert (await live.post("/cadences", json={**definition, "holidays": calendar})).status_code == 201
+    # Mon 2026-11-23 10:00 New York: 11-24 and 11-25 are custom, 11-26 is Thanksgiving.
+    r = await live.post("/cadences/holiday-test/simulate",
+                        json={"start": "2026-11-23T15:00:00+00:00", "timezone": "America/New_York"})
+    assert r.status_code == 200, r.text
+    days = [s["local"][:10] for s in r.json()["steps"]]
+    assert days == ["2026-11-23", "2026-11-27", "2026-11-30", "2026-12-01", "2026-12-02", "2026-12-03"]
+
+
 async def test_preview_renders_every_step_for_a_given_lead(live):
     r = await live.post("/cadences/rank-a/preview", json={"lead": {"first_name": "Linus", "company": "Kernel"}})
     assert r.status_code == 200, r.text
@@ -227,3 +245,35 @@ async def test_ranking_table_is_published(live):
     body = (await live.get("/ranking")).json()
     assert body["sources"]["form_fill"] == "A" and body["sources"]["target_list"] == "D"
     assert body["cadences"] == {"A": "rank-a", "B": "rank-b", "C": "rank-c", "D": "rank-d"}
+
+
+async def test_an_event_before_the_workflow_runs_starts_it_and_is_not_lost(live, any_db):
+    from persistence import leads as lead_store
+    from workflows.lead_cadence import workflow_id_for
+
+    with any_db.session() as s:  # the row is there, the workflow not yet (as between commit and start)
+        lead_id = lead_store.new_lead_id()
+        lead_store.add(s, id=lead_id, workflow_id=workflow_id_for(lead_id), email=f"{lead_id}@example.com",
+                       source="form_fill", rank="A", cadence_name="rank-a", cadence_version=1,
+                       timezone="UTC", custom={})
+    r = await live.post(f"/leads/{lead_id}/signals/reply", json={"intent": "neutral", "event_id": "early"})
+    assert r.status_code == 202, r.text
+
+    async def in_process():
+        body = (await live.get(f"/leads/{lead_id}")).json()
+        return body if body["stage"] == "in_process" else None
+    body = await eventually(in_process, timeout=10)
+    assert [e["event_id"] for e in body["events"]] == ["early"]
+
+
+async def test_a_rep_accepting_a_lead_makes_it_sales_accepted(live):
+    lead = (await live.post("/leads", json=lead_body())).json()
+    assert lead["level"] == "mql"
+    r = await live.post(f"/leads/{lead['id']}/signals/accept", json={"owner": "sam@example.com"})
+    assert r.status_code == 202, r.text
+
+    async def accepted():
+        body = (await live.get(f"/leads/{lead['id']}")).json()
+        return body if body["level"] == "sal" else None
+    body = await eventually(accepted, timeout=10)
+    assert body["owner"] == "sam@example.com" and body["stage"] == "new"

@@ -84,6 +84,9 @@ CASES = [
     ("resume", Stage.IN_PROCESS, ev("resume"), dict(control="resume")),
     ("stop", Stage.IN_PROCESS, ev("stop"), dict(control="stop")),
     ("reassign", Stage.IN_PROCESS, ev("reassign", owner="rep@example.com"), dict(owner="rep@example.com")),
+    ("accept", Stage.NEW, ev("accept", owner="rep@example.com"), dict(level=Level.SAL, owner="rep@example.com")),
+    ("unsubscribe_from_provider", Stage.NEW, ev("unsubscribe"),
+     dict(stage=Stage.NOT_INTERESTED, reason=Reason.UNSUBSCRIBED, two_way_contact=True, suppress_email=True)),
 ]
 
 

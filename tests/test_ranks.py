@@ -1,6 +1,6 @@
 import pytest
 
-from domain.ranks import DEFAULT_SOURCE_RANKS, UnknownSource, is_higher, rank_for
+from domain.ranks import DEFAULT_SOURCE_RANKS, UnknownSource, is_higher, rank_for, ranking_problems
 
 EXPECTED = {
     "referral": "A",
@@ -74,3 +74,16 @@ def test_is_higher(rank: str, than: str, expected: bool) -> None:
 def test_is_higher_rejects_unknown_rank() -> None:
     with pytest.raises(ValueError):
         is_higher("E", "A")
+
+
+def test_a_valid_ranking_table_has_no_problems() -> None:
+    assert ranking_problems({"webinar": "A", **EXPECTED}, {"A": "x", "B": "x", "C": "y", "D": "z"}) == []
+
+
+def test_ranking_problems_name_each_field() -> None:
+    problems = ranking_problems({"webinar": "E", "bad name": "A", "referral": "B"},
+                                {"A": "rank-a", "B": "", "C": "rank-c", "E": "rank-e"})
+    assert [field for field, _ in problems] == [
+        "sources.webinar", "sources.bad name", "cadences.B", "cadences.D", "cadences.E"]
+    assert "'E'" in problems[0][1]
+    assert ranking_problems({}, dict.fromkeys("ABCD", "x")) == [("sources", "needs at least one source")]

@@ -2,7 +2,7 @@
 
 `tests/histories/*.json` are histories recorded from earlier versions of the code. A change
 that makes any of them fail to replay would break running leads: guard it with
-`workflow.patched` instead. Record a new one with RECORD_HISTORIES=1.
+`workflow.patched` instead. Record new ones with RECORD_HISTORIES=<name>[,<name>].
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from temporalio.worker import Replayer
 
 from tests.support.harness import DAY, eventually, make_cadence, running_worker
 from workflows.lead_cadence import LeadCadenceWorkflow
+from workflows.messages import MigrateRequest
 
 pytestmark = pytest.mark.asyncio
 HISTORIES = Path(__file__).parent / "histories"
@@ -42,10 +43,37 @@ async def _busy_lead_history(time_env, db):
         return await handle.fetch_history()
 
 
-async def test_a_fresh_history_replays(time_env, sqlite_db):
-    history = await _busy_lead_history(time_env, sqlite_db)
-    if os.environ.get("RECORD_HISTORIES"):
-        (HISTORIES / "busy_lead.json").write_text(history.to_json())
+async def _migrated_lead_history(time_env, db):
+    """A lead moved from version 1 to 2 of its cadence mid-way, with a task open, to the end."""
+    def steps(*ids):
+        return [{"id": i, "channel": "email", "wait": "PT0S" if i == "e1" else "P1D", "subject": "Hi",
+                 "body": "Hello"} if i.startswith("e") else
+                {"id": i, "channel": "call", "wait": "PT1H", "instructions": "Call", "expires": "P1D"} for i in ids]
+    v1 = make_cadence("versioned", steps("e1", "c1", "e2", "e3", "e4", "e5"), version=1, on_complete="not_interested")
+    v2 = make_cadence("versioned", steps("e1", "c1", "new", "e3", "e4", "e5"), version=2,
+                      on_complete="not_interested")
+    async with running_worker(time_env.client, db) as h:
+        handle = await h.start(v1)
+        await time_env.sleep(timedelta(hours=2))
+        await eventually(lambda: h.tasks(handle))
+        plan = await handle.execute_update(LeadCadenceWorkflow.migrate, MigrateRequest(v2, "to-v2"))
+        assert plan.next_step == "new"
+        await time_env.sleep(10 * DAY)
+        final = await handle.result()
+        assert final.stage == "not_interested" and final.cadence.version == 2
+        return await handle.fetch_history()
+
+
+def _record(name: str) -> bool:
+    """RECORD_HISTORIES=busy_lead,migrated_lead re-records those (only for intended changes)."""
+    return name in os.environ.get("RECORD_HISTORIES", "").split(",")
+
+
+@pytest.mark.parametrize("name,make", [("busy_lead", _busy_lead_history), ("migrated_lead", _migrated_lead_history)])
+async def test_a_fresh_history_replays(time_env, sqlite_db, name, make):
+    history = await make(time_env, sqlite_db)
+    if _record(name):
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
     await Replayer(workflows=[LeadCadenceWorkflow]).replay_workflow(history)
 
 

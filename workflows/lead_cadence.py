@@ -16,11 +16,13 @@ with workflow.unsafe.imports_passed_through():
     from domain import schedule
     from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS, Cadence, Step
     from domain.durations import parse_duration
+    from domain.accounts import ACCOUNT_REPLY_INTENTS
     from domain.events import Decision, LeadEvent, decide
+    from domain.migration import MigrationPlan, plan_migration
     from domain.stages import ENDED_STATUSES, FINAL_STAGES, Reason, Stage, Status
     from workflows.messages import (
-        CreateTaskInput, EventRecord, LeadCadenceInput, LeadState, NextTouch, OpenTask,
-        RecordStateInput, SendEmailInput, TaskChange, TouchRecord, TouchResult,
+        CreateTaskInput, EscalateTaskInput, EventRecord, LeadCadenceInput, LeadState, MigrateRequest, NextTouch,
+        OpenTask, PauseAccountInput, ReassignTasksInput, RecordStateInput, SendEmailInput, TaskChange, TouchRecord, TouchResult,
     )
 
 ACTIVITY_RETRY = RetryPolicy(
@@ -49,6 +51,11 @@ class LeadCadenceWorkflow:
         self._suppress: str | None = None
         self._follow_ups: list[CreateTaskInput] = []
         self._written: tuple[Any, ...] | None = None
+        self._migrations: list[MigrateRequest] = []
+        self._migrated: dict[str, MigrationPlan] = {}
+        self._migrated_version: int | None = None
+        self._account_replies: list[str] = []  # replies that pause the lead's colleagues
+        self._reassigned: list[tuple[str, str]] = []  # (event id, new owner): open tasks to move
 
     # ---- signals: queue the event; the run loop applies it ------------------------------
     def _receive(self, event: LeadEvent) -> None:
@@ -93,6 +100,11 @@ class LeadCadenceWorkflow:
         self._receive(event)
 
     @workflow.signal
+    def accept(self, event: LeadEvent) -> None:
+        """A rep accepted the lead (level `sal`)."""
+        self._receive(event)
+
+    @workflow.signal
     def contact_updated(self, event: LeadEvent) -> None:
         self._receive(event)
 
@@ -114,6 +126,83 @@ class LeadCadenceWorkflow:
     def state(self) -> LeadState:
         return self._state
 
+    # ---- migration to another cadence version: applied by the loop at a safe point --------
+    @workflow.update
+    async def migrate(self, request: MigrateRequest) -> MigrationPlan:
+        self._migrations.append(request)
+        await workflow.wait_condition(lambda: request.request_id in self._migrated)
+        return self._migrated.pop(request.request_id)
+
+    @migrate.validator
+    def _migrate_allowed(self, request: MigrateRequest) -> None:
+        refusal = self._migration_refusal(request.reengage)
+        if refusal:
+            raise ValueError(refusal)
+
+    def _migration_refusal(self, reengage: bool = False) -> str | None:
+        s = self._state
+        if s.status in ENDED_STATUSES or s.stage in FINAL_STAGES:
+            return f"the cadence has ended (stage {s.stage})"
+        if s.phase != "cadence" and not reengage:
+            return "the lead is in nurture: its cadence is over"
+        return None
+
+    def _apply_migrations(self) -> None:
+        s = self._state
+        while self._migrations:
+            request = self._migrations.pop(0)
+            new = request.cadence
+            plan = migration_plan(s, new)
+            refusal = self._migration_refusal(request.reengage)
+            if refusal:  # the lead moved on between the request and now
+                self._migrated[request.request_id] = MigrationPlan(plan.from_version, new.version, note=refusal)
+                continue
+            if request.reengage:
+                self._migrated[request.request_id] = self._reengage(request)
+                continue
+            s.cadence, s.step_index, s.done_step_ids, s.next_touch = new, plan.step_index, plan.done, None
+            if s.open_task:
+                s.open_task.holds_position = False
+            self._migrated_version = new.version
+            self._events.append(EventRecord(
+                f"migrate-{request.request_id}", "migrated", workflow.now(),
+                {"from_version": plan.from_version, "to_version": plan.to_version, "dropped": plan.dropped,
+                 "added": plan.added, "next_step": plan.next_step},
+            ))
+            self._migrated[request.request_id] = plan
+
+    def _reengage(self, request: MigrateRequest) -> MigrationPlan:
+        """A new inquiry on a better cadence (SPEC 2.7): it starts from its first step, in a new cycle
+        so no touch id repeats; a lead in nurture re-enters the active cadence."""
+        s, new, now = self._state, request.cadence, workflow.now()
+        old = s.cadence
+        had, left = [x.id for x in old.steps[:s.step_index]], [x.id for x in old.steps[s.step_index:]]
+        self._close_open_task("skipped", f"re-engaged on {new.name}")
+        if s.phase == "nurture":
+            s.phase, s.paused, s.hold_for_rep = "cadence", False, False
+            self._set_stage(Stage.IN_PROCESS, Reason.RE_ENGAGED)
+        s.cadence, s.cycle, s.step_index, s.done_step_ids = new, s.cycle + 1, 0, []
+        s.anchor, s.next_touch = now, None
+        self._migrated_version = new.version
+        plan = MigrationPlan(old.version, new.version, done=had, dropped=left, added=[x.id for x in new.steps],
+                             next_step=new.steps[0].id if new.steps else None)
+        self._events.append(EventRecord(
+            f"reengage-{request.request_id}", "re_engaged", now,
+            {"from_cadence": old.name, "to_cadence": new.name, "to_version": new.version, "source": request.source},
+        ))
+        return plan
+
+    def _has_work(self) -> bool:
+        return bool(self._inbox or self._migrations)
+
+    async def _settle_handlers(self) -> None:
+        """Wait for handlers to finish; a migration waiting on the loop is answered first."""
+        while True:
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() or bool(self._migrations))
+            if not self._migrations:
+                return
+            self._apply_migrations()
+
     # ---- the loop --------------------------------------------------------------------
     @workflow.run
     async def run(self, input: LeadCadenceInput) -> LeadState:
@@ -128,8 +217,8 @@ class LeadCadenceWorkflow:
                 continue
             if self._should_continue_as_new():
                 await self._flush()
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._inbox:
+                await self._settle_handlers()
+                if not self._has_work():
                     workflow.continue_as_new(LeadCadenceInput(
                         lead_id=input.lead_id, cadence=input.cadence, nurture=input.nurture,
                         timezone=input.timezone, has_phone=s.has_phone, owner=s.owner,
@@ -139,7 +228,8 @@ class LeadCadenceWorkflow:
             await self._advance()
         s.next_touch = None
         await self._flush()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._settle_handlers()
+        await self._flush()  # a migration refused at the very end still leaves its answer only
         return s
 
     async def _waiting(self) -> bool:
@@ -147,7 +237,7 @@ class LeadCadenceWorkflow:
         s, now = self._state, workflow.now()
         if s.paused:
             await self._flush()
-            await workflow.wait_condition(lambda: bool(self._inbox))
+            await workflow.wait_condition(self._has_work)
             return True
         if s.ooo_until and now < s.ooo_until:
             await self._sleep_until(s.ooo_until)
@@ -162,11 +252,23 @@ class LeadCadenceWorkflow:
             await self._sleep_until(quiet_at)
             return True
         if s.open_task:
-            if now >= s.open_task.expires_at:
-                self._tasks.append(TaskChange(s.open_task.task_id, "missed", now))
+            task = s.open_task
+            if now >= task.expires_at:
+                self._tasks.append(TaskChange(task.task_id, "missed", now))
                 self._step_done()
                 return True
-            await self._sleep_until(s.open_task.expires_at)
+            # SLA first (once), then expiry; histories recorded before SLAs waited for expiry only.
+            if task.sla_at and not task.escalated and workflow.patched("task-sla"):
+                if now >= task.sla_at:
+                    await workflow.execute_activity(
+                        "escalate_task", EscalateTaskInput(s.lead_id, task.task_id, task.sla_at),
+                        start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
+                    )
+                    task.escalated = True
+                    return True
+                await self._sleep_until(task.sla_at)
+                return True
+            await self._sleep_until(task.expires_at)
             return True
         return False
 
@@ -178,13 +280,16 @@ class LeadCadenceWorkflow:
             self._cadence_ran_out()
             return
         step = steps[s.step_index]
+        if step.id in s.done_step_ids:  # had before a migration: never again
+            s.step_index += 1
+            return
         if not self._reachable(step.channel):
             if not any(self._reachable(x.channel) for x in steps[s.step_index:]) and s.phase == "cadence":
                 self._enter_nurture(Reason.UNREACHABLE)
                 return
             if not any(self._reachable(x.channel) for x in steps):
                 await self._flush()  # nurture with no channel left: wait for new contact data
-                await workflow.wait_condition(lambda: bool(self._inbox))
+                await workflow.wait_condition(self._has_work)
                 return
             self._touches.append(TouchRecord(self._touch_id(step), s.step_index + 1, step.id, step.channel,
                                              "skipped", workflow.now(), f"{step.channel} is not reachable"))
@@ -196,7 +301,7 @@ class LeadCadenceWorkflow:
             await self._sleep_until(due)
             return
         await self._flush()
-        if self._inbox and workflow.patched("events-before-touch"):
+        if self._has_work() and workflow.patched("events-before-touch"):
             return  # an event arrived during the write (an unsubscribe, say): it decides first
         await self._perform(step, due)
 
@@ -219,7 +324,9 @@ class LeadCadenceWorkflow:
             s.lead_id, touch_id, "step", step.channel, due_at=now, owner=s.owner,
             step=s.step_index + 1, step_def=step, expires_at=expires,
         ))
-        s.open_task = OpenTask(touch_id, s.step_index + 1, expires)
+        sla_at = now + parse_duration(step.sla_or_default())
+        s.open_task = OpenTask(touch_id, s.step_index + 1, expires, step_id=step.id,
+                               sla_at=sla_at if sla_at < expires else None)  # expiring first: no escalation
 
     # ---- events ------------------------------------------------------------------------
     async def _apply_inbox(self) -> None:
@@ -238,16 +345,27 @@ class LeadCadenceWorkflow:
                     continue
                 self._record_event(event)
                 self._apply(event, decision)
+            self._apply_migrations()
             for task in self._follow_ups:
                 await self._create_task(task)
             self._follow_ups.clear()
+            for event_id in self._account_replies:
+                if workflow.patched("account-pause"):
+                    await workflow.execute_activity(
+                        "pause_account", PauseAccountInput(s.lead_id, event_id),
+                        start_to_close_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
+                    )
+            self._account_replies.clear()
+            await self._move_reassigned_tasks()
             await self._flush()
             # Events that arrived during those activities are applied now, before any other decision.
-            if not self._inbox or not workflow.patched("apply-late-events"):
+            if not self._has_work() or not workflow.patched("apply-late-events"):
                 return
 
     def _apply(self, event: LeadEvent, d: Decision) -> None:
         s, now = self._state, workflow.now()
+        if event.type == "reply" and event.intent in ACCOUNT_REPLY_INTENTS and s.cadence.pause_account:
+            self._account_replies.append(event.event_id)
         if d.two_way_contact:
             s.last_contact_at = now
         if d.stage and (d.stage != s.stage or d.reason != s.stage_reason):
@@ -256,6 +374,7 @@ class LeadCadenceWorkflow:
             s.level = d.level
         if d.owner:
             s.owner = d.owner
+            self._reassigned.append((event.event_id, d.owner))
         if d.hold_for_rep:
             s.hold_for_rep = True
         if d.out_of_office:
@@ -282,7 +401,7 @@ class LeadCadenceWorkflow:
             due = now
             if d.rep_task_by_next_business_day:
                 due = schedule.next_due(now, timedelta(days=1), tz=s.timezone, window=s.cadence.window(),
-                                        business_days=True)
+                                        business_days=True, holidays=s.cadence.holiday_set())
             kind = "hand_off" if d.ends_cadence else ("callback" if d.rep_task_by_next_business_day else "follow_up")
             self._follow_ups.append(CreateTaskInput(
                 s.lead_id, f"{s.lead_id}-{event.event_id}", kind, "call" if kind == "callback" else "task",
@@ -308,8 +427,9 @@ class LeadCadenceWorkflow:
 
     def _step_done(self) -> None:
         s = self._state
+        if s.open_task is None or s.open_task.holds_position:
+            s.step_index += 1
         s.open_task = None
-        s.step_index += 1
         s.anchor = workflow.now()
         s.next_touch = None
 
@@ -364,12 +484,13 @@ class LeadCadenceWorkflow:
         s = self._state
         cadence: Cadence = s.cadence
         window = None if step.anytime else cadence.window()
+        holidays = cadence.holiday_set()  # resolved at enrolment: never the holidays package here
         due = schedule.next_due(s.anchor, parse_duration(step.wait), tz=s.timezone, window=window,
-                                business_days=cadence.business_days)
+                                business_days=cadence.business_days, holidays=holidays)
         now = workflow.now()
         if due < now:  # after a pause: the touch happens at the next moment the window allows
             due = schedule.next_due(now, timedelta(0), tz=s.timezone, window=window,
-                                    business_days=cadence.business_days)
+                                    business_days=cadence.business_days, holidays=holidays)
         return due
 
     def _return_time(self, return_date: str | None) -> datetime:
@@ -388,7 +509,7 @@ class LeadCadenceWorkflow:
         if delay <= timedelta(0):
             return
         try:
-            await workflow.wait_condition(lambda: bool(self._inbox), timeout=delay)
+            await workflow.wait_condition(self._has_work, timeout=delay)
         except TimeoutError:
             pass
 
@@ -397,6 +518,16 @@ class LeadCadenceWorkflow:
             "create_task", task, result_type=TouchResult,
             start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
         )
+
+    async def _move_reassigned_tasks(self) -> None:
+        """After follow-ups are created, so tasks made with the old owner move too."""
+        while self._reassigned:
+            event_id, owner = self._reassigned.pop(0)
+            if workflow.patched("reassign-open-tasks"):  # recorded histories did not move tasks
+                await workflow.execute_activity(
+                    "reassign_tasks", ReassignTasksInput(self._state.lead_id, owner, event_id),
+                    start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
+                )
 
     async def _flush(self) -> None:
         """Write the read model when something changed since the last write."""
@@ -411,13 +542,22 @@ class LeadCadenceWorkflow:
             lead_id=s.lead_id, revision=s.revision, stage=s.stage, stage_reason=s.stage_reason,
             stage_changed_at=s.stage_changed_at, level=s.level, status=s.status, owner=s.owner,
             next_touch=s.next_touch, last_contact_at=s.last_contact_at, suppress_email=self._suppress,
-            events=self._events, touches=self._touches, tasks=self._tasks,
+            events=self._events, touches=self._touches, tasks=self._tasks, cadence_version=self._migrated_version,
         )
         self._events, self._touches, self._tasks, self._suppress = [], [], [], None
+        self._migrated_version = None
         await workflow.execute_activity(
             "record_state", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
         )
         self._written = view
+
+
+def migration_plan(state: LeadState, new: Cadence) -> MigrationPlan:
+    """What moving this lead to `new` does; the API's dry run calls it on the queried state."""
+    in_progress = None
+    if state.open_task and state.open_task.holds_position:  # its step is under way: counts as had
+        in_progress = state.open_task.step_id or state.cadence.steps[state.open_task.step - 1].id
+    return plan_migration(state.cadence, state.step_index, state.done_step_ids, new, in_progress)
 
 
 def workflow_id_for(lead_id: str) -> str:

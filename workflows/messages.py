@@ -26,6 +26,10 @@ class OpenTask:
     task_id: str
     step: int
     expires_at: datetime
+    step_id: str | None = None
+    holds_position: bool = True  # False once a migration moved the lead past this step
+    sla_at: datetime | None = None  # past this, the task escalates to the owner's backup
+    escalated: bool = False  # escalation happens once: the backup is never escalated from
 
 
 @dataclass
@@ -51,6 +55,7 @@ class LeadState:
     ooo_until: datetime | None = None
     blocked_channels: list[str] = field(default_factory=list)
     seen_event_ids: list[str] = field(default_factory=list)
+    done_step_ids: list[str] = field(default_factory=list)  # steps had before a migration; never repeated
     last_contact_at: datetime | None = None
     next_touch: NextTouch | None = None
     open_task: OpenTask | None = None
@@ -68,6 +73,22 @@ class LeadCadenceInput:
     quiet_days: int = 30
     ooo_default_days: int = 7
     state: LeadState | None = None  # set when continuing as new
+
+
+@dataclass
+class MigrateRequest:
+    """Move the lead to another version of its cadence (an Update: the caller gets the plan)."""
+
+    cadence: Cadence
+    request_id: str
+    reengage: bool = False  # a new inquiry: start `cadence` afresh rather than move within versions
+    source: str | None = None  # the inquiry's source, for the timeline
+
+
+@dataclass
+class PauseAccountInput:
+    lead_id: str
+    event_id: str  # the reply that pauses the account
 
 
 @dataclass
@@ -146,6 +167,25 @@ class RecordStateInput:
     next_touch: NextTouch | None
     last_contact_at: datetime | None
     suppress_email: str | None = None  # reason, when the address must never be emailed again
+    cadence_version: int | None = None  # set when a migration moved the lead to this version
     events: list[EventRecord] = field(default_factory=list)
     touches: list[TouchRecord] = field(default_factory=list)
     tasks: list[TaskChange] = field(default_factory=list)
+
+
+@dataclass
+class EscalateTaskInput:
+    """A task whose SLA passed: to the owner's backup, once."""
+
+    lead_id: str
+    task_id: str
+    at: datetime
+
+
+@dataclass
+class ReassignTasksInput:
+    """The `reassign` signal: the lead's open tasks go to the new owner."""
+
+    lead_id: str
+    owner: str
+    event_id: str

@@ -1,17 +1,18 @@
-"""Cadence definitions: list, read with past versions, create (validated)."""
+"""Cadence definitions: list, read with past versions, create (validated), archive."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field, field_validator
 
 from api.deps import SessionDep
 from api.schemas import CadenceDetail, CadencePublic
 from activities.touches import choose_variant
 from domain.cadences import validate_cadence
+from domain.ranks import NURTURE_CADENCE
 from domain.simulation import simulate
 from messaging.rendering import SAMPLE_LEAD, render, template_context, template_problem
 from persistence import cadences as cadence_store
@@ -19,13 +20,18 @@ from persistence import cadences as cadence_store
 router = APIRouter(prefix="/cadences", tags=["cadences"])
 
 
-def _public(row) -> dict:
-    return {"name": row.name, "version": row.version, "definition": row.definition, "created_at": row.created_at}
+def _public(row, archived: bool = False) -> dict:
+    return {"name": row.name, "version": row.version, "definition": row.definition, "created_at": row.created_at,
+            "archived": archived}
 
 
 @router.get("", response_model=list[CadencePublic])
-def list_cadences(session: SessionDep) -> list[dict]:
-    return [_public(r) for r in cadence_store.all_latest(session)]
+def list_cadences(session: SessionDep, archived: Annotated[bool | None, Query(
+        description="true: only archived cadences; false: only those taking new leads; unset: all")] = None,
+) -> list[dict]:
+    names = cadence_store.archived_names(session)
+    return [_public(r, r.name in names) for r in cadence_store.all_latest(session)
+            if archived is None or (r.name in names) == archived]
 
 
 @router.get("/{name}", response_model=CadenceDetail)
@@ -36,7 +42,29 @@ def get_cadence(name: str, session: SessionDep, version: int | None = None) -> d
     chosen = versions[-1] if version is None else next((v for v in versions if v.version == version), None)
     if chosen is None:
         raise HTTPException(404, f"cadence {name!r} has no version {version}")
-    return {**_public(chosen), "versions": [_public(v) for v in versions]}
+    archived = cadence_store.is_archived(session, name)
+    return {**_public(chosen, archived), "versions": [_public(v, archived) for v in versions]}
+
+
+@router.post("/{name}/archive", response_model=CadencePublic)
+def archive_cadence(name: str, session: SessionDep) -> dict:
+    """No new leads (explicit or through the ranking table); running leads and reads are untouched."""
+    row = cadence_store.latest(session, name)
+    if row is None:
+        raise HTTPException(404, f"no cadence named {name!r}")
+    if name == NURTURE_CADENCE:  # every lead's fallback: archiving it would stop all enrolment
+        raise HTTPException(409, f"{name!r} is the nurture cadence every lead falls back to; it cannot be archived")
+    cadence_store.archive(session, name)
+    return _public(row, True)
+
+
+@router.post("/{name}/unarchive", response_model=CadencePublic)
+def unarchive_cadence(name: str, session: SessionDep) -> dict:
+    row = cadence_store.latest(session, name)
+    if row is None:
+        raise HTTPException(404, f"no cadence named {name!r}")
+    cadence_store.unarchive(session, name)
+    return _public(row, False)
 
 
 def validated(definition: Any) -> dict:
@@ -61,7 +89,8 @@ def new_version(name: str, session: SessionDep, definition: dict[str, Any] = Bod
     validated({**definition, "name": name})
     if cadence_store.latest(session, name) is None:
         raise HTTPException(404, f"no cadence named {name!r}; POST /cadences creates it")
-    return _public(cadence_store.save_version(session, {**definition, "name": name}))
+    row = cadence_store.save_version(session, {**definition, "name": name})
+    return _public(row, cadence_store.is_archived(session, name))  # a new version stays archived
 
 
 class SimulateRequest(BaseModel):

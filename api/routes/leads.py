@@ -2,27 +2,31 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from api import lead_workflows
 from api.deps import SessionDep, SettingsDep, TemporalDep, unprocessable
 from api.schemas import (
     CadenceRef, EventPublic, LeadCreate, LeadDetail, LeadPublic, LeadsPublic, NextTouchPublic, SignalAccepted,
     SignalBody, TouchPublic,
 )
 from domain.events import SIGNALS, LeadEvent
-from domain.ranks import DEFAULT_RANK_CADENCES, NURTURE_CADENCE, UnknownSource, rank_for
+from domain.ranks import NURTURE_CADENCE, UnknownSource, is_higher, rank_for
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
 from persistence import cadences as cadence_store
 from persistence import leads as lead_store
+from persistence import ranking as ranking_store
+from persistence import reps as rep_store
 from persistence.models import Lead
 from workflows.lead_cadence import LeadCadenceWorkflow, workflow_id_for
-from workflows.messages import LeadCadenceInput
+from workflows.messages import MigrateRequest
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
@@ -44,28 +48,33 @@ def to_public(lead: Lead) -> dict:
              responses={200: {"model": LeadPublic, "description": "Known email: the existing lead"}})
 def create_lead(body: LeadCreate, response: Response, session: SessionDep, settings: SettingsDep,
                 temporal: TemporalDep) -> dict:
+    ranking = ranking_store.current(session)  # read per request: a PUT /ranking applies to the next lead
     try:
-        rank = body.rank or rank_for(body.source)
+        rank = body.rank or rank_for(body.source, ranking.sources)
     except UnknownSource as exc:
         raise unprocessable("source", str(exc)) from None
     existing = lead_store.by_email(session, body.email)
     if existing is not None:
         response.status_code = status.HTTP_200_OK
+        _reengage(existing, body, rank, ranking, session, temporal)
         return to_public(existing)
-    cadence_name = body.cadence or DEFAULT_RANK_CADENCES[rank]
+    cadence_name = body.cadence or ranking.cadences[rank]
     cadence_row = cadence_store.latest(session, cadence_name)
     if cadence_row is None:
         raise unprocessable("cadence", f"unknown cadence {cadence_name!r}; see GET /cadences")
-    nurture_row = cadence_store.latest(session, NURTURE_CADENCE)
-    if nurture_row is None:
+    if cadence_store.is_archived(session, cadence_name):
+        raise unprocessable("cadence", f"cadence {cadence_name!r} is archived and takes no new leads")
+    if cadence_store.latest(session, NURTURE_CADENCE) is None:
         raise HTTPException(503, "the nurture cadence is not loaded; run `python -m scripts.load_cadences`")
     lead_id = lead_store.new_lead_id()
     timezone = body.timezone or settings.cadence_default_timezone
+    # No owner given: the routing rules pick one (territory, rank, round-robin) when reps exist.
+    owner = body.owner or rep_store.assign_owner(session, body.country, rank)
     try:
         lead = lead_store.add(
             session, id=lead_id, workflow_id=workflow_id_for(lead_id), rank=rank, cadence_name=cadence_row.name,
             cadence_version=cadence_row.version, timezone=timezone,
-            **body.model_dump(exclude={"rank", "cadence", "timezone"}),
+            owner=owner, **body.model_dump(exclude={"rank", "cadence", "timezone", "owner"}),
         )
         # Committed before the workflow starts: its first activity writes to this row.
         session.commit()
@@ -74,25 +83,39 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
         response.status_code = status.HTTP_200_OK
         return to_public(lead_store.by_email(session, body.email))
     try:
-        temporal.call(
-            temporal.client.start_workflow, LeadCadenceWorkflow.run,
-            LeadCadenceInput(
-                lead_id=lead_id, cadence=cadence_store.snapshot(cadence_row),
-                nurture=cadence_store.snapshot(nurture_row), timezone=timezone, has_phone=body.phone is not None,
-                owner=body.owner, quiet_days=settings.cadence_quiet_days,
-                ooo_default_days=settings.cadence_ooo_default_days,
-            ),
-            id=lead.workflow_id, task_queue=settings.temporal_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        )
-    except (RPCError, HTTPException) as exc:
+        lead_workflows.start(session, settings, temporal, lead)
+    except (HTTPException, lead_workflows.CadenceEnded):
         session.delete(lead)  # nothing is left half-written
         session.commit()
-        if isinstance(exc, HTTPException):
-            raise
-        raise HTTPException(503, f"could not start the cadence workflow: {exc}") from None
+        raise HTTPException(503, "could not start the cadence workflow; is Temporal reachable? see /healthz") from None
     return to_public(lead)
+
+
+def _reengage(lead: Lead, body: LeadCreate, rank: str, ranking, session, temporal) -> None:
+    """A new inquiry from a known lead (SPEC 2.7): a higher rank moves it to that rank's cadence,
+    and a lead in nurture re-enters; anything else leaves the running cadence alone."""
+    if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
+        return  # its answer is in: a person decides what comes next
+    upgrade = is_higher(rank, lead.rank)
+    if not upgrade and lead.stage != "nurture":
+        return
+    rank = rank if upgrade else lead.rank
+    cadence_name = body.cadence or ranking.cadences[rank]
+    row = cadence_store.latest(session, cadence_name)
+    if row is None or cadence_store.is_archived(session, cadence_name):
+        raise unprocessable("cadence", f"cadence {cadence_name!r} is unknown or archived")
+    request_id = uuid.uuid4().hex
+    handle = temporal.client.get_workflow_handle(lead.workflow_id)
+    try:
+        plan = temporal.call(handle.execute_update, LeadCadenceWorkflow.migrate,
+                             MigrateRequest(cadence_store.snapshot(row), request_id, reengage=True, source=body.source),
+                             id=f"reengage-{request_id}")
+    except (WorkflowUpdateFailedError, RPCError):
+        return  # the cadence ended meanwhile: the lead is returned as it is
+    if not plan.note:
+        lead.rank, lead.cadence_name, lead.cadence_version = rank, row.name, row.version
+        session.commit()
+        session.refresh(lead)
 
 
 @router.get("", response_model=LeadsPublic)
@@ -120,7 +143,8 @@ def get_lead(lead_id: str, session: SessionDep) -> dict:
     return {
         **to_public(lead),
         "touches": [TouchPublic(id=t.id, step=t.step, step_id=t.step_id, channel=t.channel, status=t.status,
-                                due_at=t.due_at, at=t.at, subject=t.subject, variant=t.variant, detail=t.detail)
+                                due_at=t.due_at, at=t.at, subject=t.subject, variant=t.variant, detail=t.detail,
+                                delivery=t.delivery, opens=t.opens or 0, clicks=t.clicks or 0)
                     for t in touches],
         "events": [EventPublic(type=e.type, event_id=e.event_id, at=e.at, **(e.data or {})) for e in events],
     }
@@ -130,7 +154,7 @@ SignalName = Annotated[str, Path(description=f"one of {', '.join(SIGNALS)}")]
 
 
 @router.post("/{lead_id}/signals/{name}", status_code=202, response_model=SignalAccepted)
-def send_signal(lead_id: str, name: SignalName, session: SessionDep, temporal: TemporalDep,
+def send_signal(lead_id: str, name: SignalName, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
                 body: SignalBody | None = None) -> dict:
     if name not in SIGNALS:
         raise HTTPException(404, f"unknown signal {name!r}; use one of {', '.join(SIGNALS)}")
@@ -148,12 +172,10 @@ def send_signal(lead_id: str, name: SignalName, session: SessionDep, temporal: T
         except IntegrityError:
             session.rollback()
             raise unprocessable("email", f"another lead already has the email {body.email}") from None
-    handle: WorkflowHandle = temporal.client.get_workflow_handle(lead.workflow_id)
     try:
-        temporal.call(handle.signal, name, event)
-    except RPCError as exc:
-        raise HTTPException(409, {"msg": f"the workflow of lead {lead_id} is not running: {exc.message}",
-                                  "stage": lead.stage, "status": lead.status}) from None
+        lead_workflows.signal(session, settings, temporal, lead, name, event)
+    except lead_workflows.CadenceEnded as exc:
+        raise HTTPException(409, {"msg": str(exc), "stage": lead.stage, "status": lead.status}) from None
     return {"lead_id": lead_id, "signal": name, "event_id": event.event_id}
 
 
@@ -163,7 +185,9 @@ def _event_for(name: str, body: SignalBody, lead: Lead) -> LeadEvent:
             raise unprocessable("intent", "give an intent, or the reply text to classify")
         from messaging.classifier import classify  # deterministic rules; see its module
 
-        body.intent = classify(body.text).intent
+        verdict = classify(body.text, today=datetime.now(ZoneInfo(lead.timezone)).date())
+        body.intent = verdict.intent
+        body.return_date = body.return_date or verdict.return_date
     if name == "call_outcome" and body.outcome is None:
         raise unprocessable("outcome", "is required for call_outcome")
     if name == "reassign" and not body.owner:

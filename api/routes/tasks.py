@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import update
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, TemporalDep
+from api import lead_workflows
+from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas import TaskComplete, TaskPublic, TasksPublic
 from domain.events import LeadEvent
 from domain.stages import ENDED_STATUSES
@@ -27,7 +27,8 @@ def list_tasks(session: SessionDep, owner: str | None = None,
 
 
 @router.post("/{task_id}/complete", response_model=TaskPublic)
-def complete_task(task_id: str, body: TaskComplete, session: SessionDep, temporal: TemporalDep) -> Task:
+def complete_task(task_id: str, body: TaskComplete, session: SessionDep, settings: SettingsDep,
+                  temporal: TemporalDep) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise HTTPException(404, f"no task with id {task_id!r}")
@@ -36,7 +37,7 @@ def complete_task(task_id: str, body: TaskComplete, session: SessionDep, tempora
     lead = session.get(Lead, task.lead_id)
     event = LeadEvent(type="task_completed", event_id=f"task-{task_id}", task_id=task_id, outcome=body.outcome,
                       notes=body.notes, channel="call" if task.channel == "call" else None)
-    handle = temporal.client.get_workflow_handle(lead.workflow_id)  # 503 now if Temporal is down
+    temporal.client  # noqa: B018  (503 now, before anything is written, if Temporal is down)
     # Claim the task first, so two reps completing it at once cannot both win.
     new_status = "skipped" if body.outcome == "skipped" else "done"
     claimed = session.execute(
@@ -49,13 +50,13 @@ def complete_task(task_id: str, body: TaskComplete, session: SessionDep, tempora
     session.commit()
     if lead.status not in ENDED_STATUSES:
         try:
-            temporal.call(handle.signal, "task_completed", event)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:  # not delivered: the task stays open to try again
-                session.execute(update(Task).where(Task.id == task_id).values(
-                    status="open", outcome=None, notes=None, completed_at=None))
-                session.commit()
-                raise HTTPException(503, f"could not reach the workflow of lead {lead.id}: {exc.message}") from None
-            # The cadence ended meanwhile (a hand-off task outlives it): closing the row is all there is to do.
+            lead_workflows.signal(session, settings, temporal, lead, "task_completed", event)
+        except lead_workflows.CadenceEnded:
+            pass  # the cadence ended meanwhile (a hand-off task outlives it): closing the row is all there is to do
+        except HTTPException:  # not delivered: the task stays open to try again
+            session.execute(update(Task).where(Task.id == task_id).values(
+                status="open", outcome=None, notes=None, completed_at=None))
+            session.commit()
+            raise
     session.refresh(task)
     return task

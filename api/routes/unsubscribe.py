@@ -5,8 +5,8 @@ import logging
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
-from temporalio.service import RPCError
 
+from api import lead_workflows
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from domain.events import LeadEvent
 from messaging import tokens
@@ -47,8 +47,8 @@ def unsubscribe(token: str, session: SessionDep, settings: SettingsDep, temporal
     session.commit()
     event = LeadEvent(type="reply", event_id=f"unsubscribe-{lead.id}", intent="unsubscribe", channel="email")
     try:
-        temporal.call(temporal.client.get_workflow_handle(lead.workflow_id).signal, "reply", event)
-    except (RPCError, HTTPException) as exc:  # a finished cadence needs no signal; the suppression holds
+        lead_workflows.signal(session, settings, temporal, lead, "reply", event)
+    except (lead_workflows.CadenceEnded, HTTPException) as exc:  # the suppression holds whatever happens
         log.info("unsubscribe of lead %s not signalled: %s", lead.id, exc)
     return PAGE.format(title="You are unsubscribed", text=f"{lead.email} will not receive emails from us again.",
                        form="")

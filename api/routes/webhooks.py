@@ -5,12 +5,12 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from temporalio.service import RPCError
 
+from api import lead_workflows
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas import E164
 from domain.events import CALL_OUTCOMES, LeadEvent
@@ -36,13 +36,17 @@ def sign_body(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
 @router.post("/calls", status_code=202)
-async def dialer_event(request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep) -> dict:
+def dialer_event(raw: Annotated[bytes, Depends(raw_body)], request: Request, session: SessionDep,
+                 settings: SettingsDep, temporal: TemporalDep) -> dict:
     """Call outcomes on a lead's call task, and missed inbound calls (a callback task by the next
     business day). Signed: header `X-Cadence-Signature: sha256=<hex HMAC-SHA256 of the raw body>`."""
     if not settings.dialer_webhook_secret:
         raise HTTPException(503, "DIALER_WEBHOOK_SECRET is not set: dialer events are refused")
-    raw = await request.body()
     given = request.headers.get(SIGNATURE_HEADER, "")
     if not hmac.compare_digest(given.encode(), sign_body(raw, settings.dialer_webhook_secret).encode()):
         raise HTTPException(401, f"missing or wrong {SIGNATURE_HEADER}")
@@ -71,8 +75,7 @@ async def dialer_event(request: Request, session: SessionDep, settings: Settings
         signal = LeadEvent(type="missed_call", event_id=event.event_id, channel="call")
         name = "missed_call"
     try:
-        await temporal.client.get_workflow_handle(lead.workflow_id).signal(name, signal)
-    except RPCError as exc:
-        raise HTTPException(409, {"msg": f"the cadence of lead {lead.id} is not running: {exc.message}",
-                                  "stage": lead.stage}) from None
+        lead_workflows.signal(session, settings, temporal, lead, name, signal)
+    except lead_workflows.CadenceEnded as exc:
+        raise HTTPException(409, {"msg": str(exc), "stage": lead.stage}) from None
     return {"lead_id": lead.id, "event_id": event.event_id, "status": "accepted"}

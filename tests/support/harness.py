@@ -12,6 +12,7 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from activities.accounts import AccountActivities
 from activities.touches import TouchActivities
 from domain.cadences import Cadence
 from domain.events import LeadEvent
@@ -49,20 +50,20 @@ class Harness:
 
     async def start(self, cadence: Cadence, *, email: str | None = None, timezone: str = "UTC",
                     phone: str | None = "+14155550100", nurture: Cadence | None = None,
-                    quiet_days: int = 30) -> WorkflowHandle:
+                    quiet_days: int = 30, owner: str | None = None) -> WorkflowHandle:
         with self.db.session() as s:
             lead = lead_store.add(
                 s, id=lead_store.new_lead_id(), email=email or f"{uuid.uuid4().hex[:8]}@example.com",
                 first_name="Ada", last_name="Lovelace", company="Engines", timezone=timezone, phone=phone,
                 source="target_list", rank="D", cadence_name=cadence.name, cadence_version=cadence.version,
-                workflow_id="pending", custom={},
+                workflow_id="pending", custom={}, owner=owner,
             )
             lead.workflow_id = workflow_id_for(lead.id)
             lead_id = lead.id
         handle = await self.client.start_workflow(
             LeadCadenceWorkflow.run,
             LeadCadenceInput(lead_id=lead_id, cadence=cadence, nurture=nurture or nurture_cadence(),
-                             timezone=timezone, has_phone=phone is not None, quiet_days=quiet_days),
+                             timezone=timezone, has_phone=phone is not None, quiet_days=quiet_days, owner=owner),
             id=workflow_id_for(lead_id), task_queue=self.task_queue,
         )
         self.started.append(handle)
@@ -129,7 +130,8 @@ async def running_worker(client: Client, db: Database, *, mailer=None, activitie
     acts = activities or TouchActivities(db, mailer=mailer, sender=SENDER, links=LINKS)
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(client, task_queue=task_queue, workflows=[LeadCadenceWorkflow],
-                          activities=acts.all(), activity_executor=executor):
+                          activities=acts.all() + AccountActivities(db, client).all(),
+                          activity_executor=executor):
             harness = Harness(client, db, task_queue)
             try:
                 yield harness

@@ -18,6 +18,7 @@ from config import Settings
 from persistence.db import Database
 from persistence.migrate import upgrade
 from scripts.load_cadences import load
+from tests.support.sendgrid_signing import WEBHOOK_KEY
 from worker import build_worker
 
 BIN = Path(sys.executable).parent
@@ -42,6 +43,7 @@ def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: st
         _env_file=None, database_url=db.url, temporal_address=f"127.0.0.1:{temporal_port}",
         temporal_task_queue=task_queue, cadence_api_port=api_port, cadence_public_url=f"http://127.0.0.1:{api_port}",
         cadence_secret_key="test-secret", sendgrid_api_key=None, dialer_webhook_secret=DIALER_SECRET,
+        sendgrid_webhook_public_key=WEBHOOK_KEY.public,
     )
 
 

@@ -1,0 +1,49 @@
+"""Account-level effects: a reply from one lead pauses the running cadences of its colleagues.
+
+An async activity, because it signals other workflows through the worker's Temporal client;
+the database lookup runs in a thread. Retried safely: the pause event id is derived from the
+reply's, so a colleague's workflow applies it once however often it is delivered.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from domain.accounts import account_domain
+from domain.events import LeadEvent
+from persistence import leads as lead_store
+from persistence.db import Database
+from workflows.messages import PauseAccountInput
+
+
+class AccountActivities:
+    def __init__(self, db: Database, client: Client):
+        self.db, self.client = db, client
+
+    def _colleagues(self, lead_id: str) -> tuple[str | None, list[tuple[str, str]]]:
+        with self.db.session() as session:
+            lead = session.get(lead_store.Lead, lead_id)
+            domain = account_domain(lead.email) if lead else None
+            if domain is None:
+                return None, []
+            return domain, [(c.id, c.workflow_id) for c in lead_store.same_account(session, domain, lead_id)]
+
+    @activity.defn(name="pause_account")
+    async def pause_account(self, input: PauseAccountInput) -> list[str]:
+        domain, colleagues = await asyncio.to_thread(self._colleagues, input.lead_id)
+        paused = []
+        for lead_id, workflow_id in colleagues:
+            event = LeadEvent(type="pause", event_id=f"account-{input.event_id}",
+                              notes=f"a colleague at {domain} replied (lead {input.lead_id})")
+            try:
+                await self.client.get_workflow_handle(workflow_id).signal("pause", event)
+            except RPCError:
+                continue  # its cadence ended meanwhile
+            paused.append(lead_id)
+        return paused
+
+    def all(self) -> list:
+        return [self.pause_account]

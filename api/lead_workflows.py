@@ -1,0 +1,63 @@
+"""Starting and signalling a lead's workflow: the one place the routes talk to Temporal about leads.
+
+Signals go with signal-with-start: an event for a lead whose row exists but whose workflow is not
+running yet (it arrived between the two, or the start failed and is being retried) starts the
+workflow with the event instead of being lost. A workflow that already closed is never started
+again (the id reuse policy rejects it): its cadence has ended.
+"""
+from __future__ import annotations
+
+from fastapi import HTTPException
+from sqlalchemy.orm import Session
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from config import Settings
+from domain.events import LeadEvent
+from domain.ranks import NURTURE_CADENCE
+from persistence import cadences as cadence_store
+from persistence.models import Lead
+from workflows.lead_cadence import LeadCadenceWorkflow
+from workflows.messages import LeadCadenceInput
+
+
+class CadenceEnded(Exception):
+    """The lead's workflow has closed: nothing more happens automatically."""
+
+
+def start_input(session: Session, settings: Settings, lead: Lead) -> LeadCadenceInput:
+    """The workflow input for `lead`, from its row: the cadence version it was enrolled on."""
+    row = next((v for v in cadence_store.versions(session, lead.cadence_name) if v.version == lead.cadence_version),
+               None)
+    nurture = cadence_store.latest(session, NURTURE_CADENCE)
+    if row is None or nurture is None:
+        raise HTTPException(503, f"cadence {lead.cadence_name} v{lead.cadence_version} or the nurture cadence "
+                                 "is not loaded; run `python -m scripts.load_cadences`")
+    return LeadCadenceInput(
+        lead_id=lead.id, cadence=cadence_store.snapshot(row, lead.created_at),
+        nurture=cadence_store.snapshot(nurture, lead.created_at), timezone=lead.timezone,
+        has_phone=lead.phone is not None, owner=lead.owner, quiet_days=settings.cadence_quiet_days,
+        ooo_default_days=settings.cadence_ooo_default_days,
+    )
+
+
+def start(session: Session, settings: Settings, temporal, lead: Lead, signal: tuple[str, LeadEvent] | None = None):
+    """Start the lead's workflow (or attach to it if it runs already); with `signal`, deliver it too."""
+    extra = {"start_signal": signal[0], "start_signal_args": [signal[1]]} if signal else {}
+    try:
+        temporal.call(
+            temporal.client.start_workflow, LeadCadenceWorkflow.run, start_input(session, settings, lead),
+            id=lead.workflow_id, task_queue=settings.temporal_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, **extra,
+        )
+    except WorkflowAlreadyStartedError:
+        raise CadenceEnded(f"the cadence of lead {lead.id} has ended") from None
+    except RPCError as exc:
+        raise HTTPException(503, f"could not reach the workflow of lead {lead.id}: {exc.message}") from None
+
+
+def signal(session: Session, settings: Settings, temporal, lead: Lead, name: str, event: LeadEvent) -> None:
+    """Deliver `event` to the lead's workflow, starting it if it does not run yet."""
+    start(session, settings, temporal, lead, signal=(name, event))

@@ -1,0 +1,97 @@
+"""Moving enrolled leads to another version of their cadence (SPEC 2.4): dry run, then for real.
+
+The dry run asks each lead's workflow for its state and plans with the same function the
+workflow applies, so the preview and the migration agree. The migration itself is a Temporal
+Update per lead: the workflow applies it between two decisions and answers with the plan.
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.deps import SessionDep, TemporalDep, unprocessable
+from domain.stages import ENDED_STATUSES, FINAL_STAGES
+from persistence import cadences as cadence_store
+from persistence.models import Lead
+from workflows.lead_cadence import LeadCadenceWorkflow, migration_plan
+from workflows.messages import MigrateRequest
+
+router = APIRouter(prefix="/cadences", tags=["cadences"])
+
+
+class MigrationRequest(BaseModel):
+    to_version: Annotated[int | None, Field(ge=1, description="default: the latest version")] = None
+    from_version: Annotated[int | None, Field(ge=1, description="only leads on this version")] = None
+    lead_ids: list[str] | None = Field(None, description="only these leads")
+    dry_run: bool = Field(True, description="plan only; set false to migrate")
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+
+
+class LeadMigration(BaseModel):
+    lead_id: str
+    from_version: int
+    status: str  # planned, migrated, skipped
+    done: list[str] = []
+    dropped: list[str] = []
+    added: list[str] = []
+    next_step: str | None = None
+    note: str | None = None
+
+
+class MigrationResult(BaseModel):
+    cadence: str
+    to_version: int
+    dry_run: bool
+    leads: list[LeadMigration]
+
+
+@router.post("/{name}/migrations", response_model=MigrationResult)
+def migrate_leads(name: str, body: MigrationRequest, session: SessionDep, temporal: TemporalDep) -> dict:
+    versions = {v.version: v for v in cadence_store.versions(session, name)}
+    if not versions:
+        raise HTTPException(404, f"no cadence named {name!r}")
+    to_version = body.to_version or max(versions)
+    if to_version not in versions:
+        raise unprocessable("to_version", f"cadence {name!r} has no version {to_version}")
+    target = cadence_store.snapshot(versions[to_version])
+    query = select(Lead).where(Lead.cadence_name == name, Lead.cadence_version != to_version,
+                               Lead.status.not_in(ENDED_STATUSES), Lead.stage.not_in(FINAL_STAGES))
+    if body.from_version:
+        query = query.where(Lead.cadence_version == body.from_version)
+    if body.lead_ids is not None:
+        query = query.where(Lead.id.in_(body.lead_ids))
+    leads = list(session.scalars(query.order_by(Lead.created_at, Lead.id).limit(body.limit)))
+    results = [_migrate_one(lead, target, body.dry_run, temporal) for lead in leads]
+    if not body.dry_run:
+        for lead, result in zip(leads, results):
+            if result.status == "migrated":
+                lead.cadence_version = to_version
+    return {"cadence": name, "to_version": to_version, "dry_run": body.dry_run, "leads": results}
+
+
+def _migrate_one(lead: Lead, target, dry_run: bool, temporal) -> LeadMigration:
+    handle = temporal.client.get_workflow_handle(lead.workflow_id)
+    base = {"lead_id": lead.id, "from_version": lead.cadence_version}
+    try:
+        if dry_run:
+            state = temporal.call(handle.query, LeadCadenceWorkflow.state)
+            if state.phase != "cadence":
+                return LeadMigration(**base, status="skipped", note="the lead is in nurture: its cadence is over")
+            plan, status = migration_plan(state, target), "planned"
+        else:
+            # One update id per lead and version: a retried request is answered, not applied twice.
+            update_id = f"migrate-{target.name}-v{target.version}"
+            plan = temporal.call(handle.execute_update, LeadCadenceWorkflow.migrate,
+                                 MigrateRequest(target, update_id), id=update_id)
+            status = "skipped" if plan.note else "migrated"
+    except WorkflowUpdateFailedError as exc:
+        return LeadMigration(**base, status="skipped", note=str(exc.cause or exc))
+    except RPCError as exc:
+        return LeadMigration(**base, status="skipped", note=f"the workflow did not answer: {exc.message}")
+    return LeadMigration(**base, status=status, done=plan.done, dropped=plan.dropped, added=plan.added,
+                         next_step=plan.next_step, note=plan.note)
