@@ -277,3 +277,24 @@ async def test_a_rep_accepting_a_lead_makes_it_sales_accepted(live):
         return body if body["level"] == "sal" else None
     body = await eventually(accepted, timeout=10)
     assert body["owner"] == "sam@example.com" and body["stage"] == "new"
+
+
+async def test_qualification_answers_through_the_api(live):
+    full = (await live.post("/leads", json=lead_body())).json()
+    partial = (await live.post("/leads", json=lead_body())).json()
+    all_yes = {"need": True, "budget": True, "authority": True, "timeline": True, "notes": "CFO signs"}
+    assert (await live.post(f"/leads/{full['id']}/signals/qualify", json=all_yes)).status_code == 202
+    assert (await live.post(f"/leads/{partial['id']}/signals/qualify", json={"need": True, "budget": False})
+            ).status_code == 202
+
+    async def stage_of(lead_id, stage):
+        body = (await live.get(f"/leads/{lead_id}")).json()
+        return body if body["stage"] == stage else None
+    done = await eventually(lambda: stage_of(full["id"], "qualified"), timeout=10)
+    assert (done["level"], done["stage_reason"]) == ("sql", "qualification_answers")
+    half = await eventually(lambda: stage_of(partial["id"], "in_process"), timeout=10)
+    assert (half["level"], half["stage_reason"]) == ("mql", "partially_qualified")
+    bad = await live.post(f"/leads/{partial['id']}/signals/qualify", json={"need": "maybe"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "need"
+    empty = await live.post(f"/leads/{partial['id']}/signals/qualify", json={"notes": "nothing asked"})
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"][-1] == "need"
