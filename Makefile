@@ -21,7 +21,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
 
 test-fast: $(VENV)/.installed
-	$(BIN)/python -m pytest -q -m "not e2e"
+	$(BIN)/python -m pytest -q -m "not e2e and not slow"
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.schedule_bench

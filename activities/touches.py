@@ -13,6 +13,7 @@ from domain.cadences import Step, Variant
 from messaging.email_message import Links, Sender, build_request
 from messaging.mailer import RejectedMail, TemporaryMailError
 from messaging.rendering import render, template_context
+from persistence import mailboxes as mailbox_store
 from persistence import reps as rep_store
 from persistence import touches as store
 from persistence.db import Database
@@ -80,15 +81,28 @@ class TouchActivities:
                 store.upsert_touch(session, input.touch_id, status="suppressed", at=_now(),
                                    detail="address is on the suppression list", **touch_values)
                 return TouchResult(input.touch_id, "suppressed", "address is on the suppression list")
+            # Capacity (SPEC 2.7): over its mailbox's cap, the touch waits; it is never dropped.
+            mailbox = mailbox_store.sending_mailbox(session, lead.owner, self.sender.email)
+            if mailbox is not None:
+                slot = mailbox_store.reserve(session, mailbox, input.touch_id, _now())
+                if slot is not None:
+                    detail = f"deferred: {slot.reason} on {mailbox.email}; next try from {slot.at:%Y-%m-%d %H:%M} UTC"
+                    store.upsert_touch(session, input.touch_id, status="deferred", at=None, detail=detail,
+                                       **touch_values)
+                    return TouchResult(input.touch_id, "deferred", detail, retry_at=slot.at)
+            sender = Sender(mailbox.email, mailbox.name or self.sender.name) if mailbox is not None else self.sender
+            was_deferred = touch.detail if touch is not None and touch.status == "deferred" else None
             request = build_request(lead_id=lead.id, touch_id=input.touch_id, to_email=lead.email,
                                     to_name=" ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
-                                    sender=self.sender, subject=subject.strip(), body_text=body, links=self.links)
+                                    sender=sender, subject=subject.strip(), body_text=body, links=self.links)
             if self.mailer is None:
                 store.write_outbox(session, touch_id=input.touch_id, lead_id=lead.id, to_email=lead.email,
                                    subject=subject.strip(), request=request)
-                store.upsert_touch(session, input.touch_id, status="outboxed", at=_now(), detail=None, **touch_values)
+                store.upsert_touch(session, input.touch_id, status="outboxed", at=_now(),
+                                   detail=f"was {was_deferred}" if was_deferred else None, **touch_values)
                 return TouchResult(input.touch_id, "outboxed")
-            store.upsert_touch(session, input.touch_id, status="sending", at=None, detail=None, **touch_values)
+            store.upsert_touch(session, input.touch_id, status="sending", at=None,
+                               detail=f"was {was_deferred}" if was_deferred else None, **touch_values)
         return self._deliver(input.touch_id, request)
 
     def _deliver(self, touch_id: str, request: dict) -> TouchResult:

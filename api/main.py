@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.routes import (
-    cadences, health, leads, migrations, outbox, ranking, reps, sendgrid, tasks, unsubscribe, webhooks,
+    cadences, health, leads, mailboxes, migrations, outbox, ranking, reps, sendgrid, tasks, unsubscribe, webhooks,
 )
 from config import Settings, get_settings
 from persistence.db import Database, database_for
@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
 
     app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,
                   description="Durable sales cadences: every lead runs its own Temporal workflow.")
-    for module in (leads, cadences, migrations, ranking, reps, tasks, outbox, unsubscribe, webhooks, sendgrid, health):
+    for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
+                   sendgrid, health):
         app.include_router(module.router)
     return app
 

@@ -150,6 +150,17 @@ def plan(
     return out
 
 
+def next_business_day_start(
+    now: datetime, *, tz: str, window: SendWindow | None, holidays: frozenset[date] = frozenset(),
+) -> datetime:
+    """The first window moment of the next business day after ``now``'s local date (seed 004: a
+    missed call is called back the next business day, however late in the day it was missed)."""
+    today = now.astimezone(_zone(tz)).date()
+    day = _next_date(today, lambda x: x.weekday() < 5 and x not in holidays)
+    return next_due(local_midnight(day, tz), timedelta(0), tz=tz, window=window, business_days=True,
+                    holidays=holidays)
+
+
 def local_midnight(day: date, tz: str) -> datetime:
     """Start of ``day`` in the lead's calendar, in UTC (e.g. an out-of-office return date)."""
     return _localize(datetime.combine(day, time(0)), _zone(tz)).astimezone(timezone.utc)

@@ -220,3 +220,27 @@ class TaskEscalation(Base):
     from_owner: Mapped[str | None] = mapped_column(String(64))
     to_owner: Mapped[str | None] = mapped_column(String(64))  # None: nobody to escalate to
     at: Mapped[datetime]
+
+
+class Mailbox(Base):
+    """A sending identity and its caps (SPEC 2.7); a rep's mailbox has the rep's email."""
+
+    __tablename__ = "mailboxes"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    hourly_cap: Mapped[int | None] = mapped_column(Integer)
+    ramp: Mapped[list[int]] = mapped_column(JSON, default=list)  # daily caps for week 1, 2, ...
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailboxSend(Base):
+    """One email counted against a mailbox; keyed by touch so a retry is not counted twice."""
+
+    __tablename__ = "mailbox_sends"
+    __table_args__ = (Index("ix_mailbox_sends_mailbox_at", "mailbox", "at"),)
+
+    touch_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    mailbox: Mapped[str] = mapped_column(ForeignKey("mailboxes.email"))
+    at: Mapped[datetime]

@@ -213,3 +213,19 @@ def test_window_construction_validates() -> None:
         SendWindow(days=(7,))
     with pytest.raises(ValueError):
         SendWindow(start=time(9, 0), end=time(9, 0))
+
+
+def test_a_callback_is_due_at_the_start_of_the_next_business_day_however_late_the_call():
+    from domain.schedule import next_business_day_start
+
+    window = SendWindow.from_dict({"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:00", "end": "18:00"})
+    ny = ZoneInfo("America/New_York")
+    for local in (datetime(2026, 11, 23, 10, 0), datetime(2026, 11, 23, 18, 1), datetime(2026, 11, 23, 23, 59)):
+        due = next_business_day_start(local.replace(tzinfo=ny), tz="America/New_York", window=window)
+        assert due.astimezone(ny) == datetime(2026, 11, 24, 8, 0, tzinfo=ny)
+    friday_night = datetime(2026, 11, 27, 21, 0, tzinfo=ny)
+    assert next_business_day_start(friday_night, tz="America/New_York", window=window).astimezone(ny) == \
+        datetime(2026, 11, 30, 8, 0, tzinfo=ny)
+    holiday = frozenset({datetime(2026, 11, 24).date()})
+    assert next_business_day_start(datetime(2026, 11, 23, 12, tzinfo=ny), tz="America/New_York", window=window,
+                                   holidays=holiday).astimezone(ny).date() == datetime(2026, 11, 25).date()

@@ -314,6 +314,9 @@ class LeadCadenceWorkflow:
                 SendEmailInput(s.lead_id, touch_id, s.step_index + 1, step, s.cadence.name, due),
                 result_type=TouchResult, start_to_close_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
             )
+            if result.status == "deferred" and result.retry_at:  # over its mailbox's cap: try again then
+                s.deferred_until, s.next_touch = result.retry_at, None
+                return
             if result.status == "suppressed":
                 self._block(EMAIL_CHANNELS)
             self._step_done()
@@ -400,8 +403,8 @@ class LeadCadenceWorkflow:
         if d.rep_task:
             due = now
             if d.rep_task_by_next_business_day:
-                due = schedule.next_due(now, timedelta(days=1), tz=s.timezone, window=s.cadence.window(),
-                                        business_days=True, holidays=s.cadence.holiday_set())
+                due = schedule.next_business_day_start(now, tz=s.timezone, window=s.cadence.window(),
+                                                       holidays=s.cadence.holiday_set())
             kind = "hand_off" if d.ends_cadence else ("callback" if d.rep_task_by_next_business_day else "follow_up")
             self._follow_ups.append(CreateTaskInput(
                 s.lead_id, f"{s.lead_id}-{event.event_id}", kind, "call" if kind == "callback" else "task",
@@ -431,7 +434,7 @@ class LeadCadenceWorkflow:
             s.step_index += 1
         s.open_task = None
         s.anchor = workflow.now()
-        s.next_touch = None
+        s.next_touch, s.deferred_until = None, None
 
     def _cadence_ran_out(self) -> None:
         s = self._state
@@ -490,6 +493,9 @@ class LeadCadenceWorkflow:
         now = workflow.now()
         if due < now:  # after a pause: the touch happens at the next moment the window allows
             due = schedule.next_due(now, timedelta(0), tz=s.timezone, window=window,
+                                    business_days=cadence.business_days, holidays=holidays)
+        if s.deferred_until and due < s.deferred_until:  # the mailbox is full until then
+            due = schedule.next_due(s.deferred_until, timedelta(0), tz=s.timezone, window=window,
                                     business_days=cadence.business_days, holidays=holidays)
         return due
 

@@ -60,6 +60,7 @@ class LeadState:
     next_touch: NextTouch | None = None
     open_task: OpenTask | None = None
     revision: int = 0
+    deferred_until: datetime | None = None  # the current email waits for its mailbox's capacity
 
 
 @dataclass
@@ -104,8 +105,9 @@ class SendEmailInput:
 @dataclass
 class TouchResult:
     touch_id: str
-    status: str  # sent, outboxed, failed, suppressed, task_open
+    status: str  # sent, outboxed, failed, suppressed, deferred, task_open
     detail: str | None = None
+    retry_at: datetime | None = None  # deferred: the mailbox has room again from then
 
 
 @dataclass

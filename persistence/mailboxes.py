@@ -1,0 +1,63 @@
+"""Mailboxes and the sends counted against their caps."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from domain.capacity import Caps, Slot, day_start, hour_start, next_slot
+from persistence.models import Lead, Mailbox, MailboxSend, Rep
+
+
+def caps_of(mailbox: Mailbox) -> Caps:
+    return Caps(mailbox.daily_cap, mailbox.hourly_cap, tuple(mailbox.ramp or ()), mailbox.created_at.date())
+
+
+def sending_mailbox(session: Session, owner: str | None, default_email: str) -> Mailbox | None:
+    """The owner's mailbox when the owner is a rep with one (SPEC 2.7), else the default sender's."""
+    rep = session.get(Rep, owner) if owner else None
+    mailbox = session.get(Mailbox, rep.email) if rep is not None else None
+    return mailbox or session.get(Mailbox, default_email.strip().lower())
+
+
+def count_between(session: Session, email: str, since: datetime, until: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(MailboxSend).where(
+        MailboxSend.mailbox == email, MailboxSend.at >= since, MailboxSend.at < until)) or 0
+
+
+def reserve(session: Session, mailbox: Mailbox, touch_id: str, now: datetime) -> Slot | None:
+    """Count the touch against the mailbox, or say when it may go. Reservations of one mailbox
+    are serialised by a write on its row, so two workers cannot both take the last place."""
+    session.execute(update(Mailbox).where(Mailbox.email == mailbox.email).values(daily_cap=Mailbox.daily_cap))
+    if session.get(MailboxSend, touch_id) is not None:
+        return None  # counted by an earlier attempt of the same touch
+    today, hour = day_start(now), hour_start(now)
+    slot = next_slot(now, caps_of(mailbox), count_between(session, mailbox.email, today, today + timedelta(days=1)),
+                     count_between(session, mailbox.email, hour, hour + timedelta(hours=1)))
+    if slot is None:
+        session.add(MailboxSend(touch_id=touch_id, mailbox=mailbox.email, at=now))
+        session.flush()
+    return slot
+
+
+def sent_on(session: Session, email: str, day: date) -> int:
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return count_between(session, email, start, start + timedelta(days=1))
+
+
+def planned_emails(session: Session, mailbox: Mailbox, default_email: str) -> dict[date, int]:
+    """Emails the mailbox's leads have due next, per UTC day (a lead's next touch is what is known)."""
+    out: dict[date, int] = {}
+    owners: dict[str | None, bool] = {}  # owner -> sends from this mailbox
+    for lead in session.scalars(select(Lead).where(Lead.status == "active", Lead.next_touch.is_not(None))):
+        touch: dict[str, Any] = lead.next_touch or {}
+        if touch.get("channel") != "email":
+            continue
+        if lead.owner not in owners:
+            owners[lead.owner] = sending_mailbox(session, lead.owner, default_email) is mailbox
+        if owners[lead.owner]:
+            day = datetime.fromisoformat(touch["due_at"]).astimezone(timezone.utc).date()
+            out[day] = out.get(day, 0) + 1
+    return out
