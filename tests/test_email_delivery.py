@@ -214,3 +214,17 @@ async def test_suppressed_address_gets_no_request(time_env, sqlite_db, standin, 
         assert later.status in {"skipped", "suppressed"}
         assert standin.requests == []
         assert outbox_rows(sqlite_db) == 0
+
+
+async def test_an_unsubscribe_between_two_attempts_stops_the_retried_send(time_env, sqlite_db, standin, mailer):
+    standin.fail_next(429, 1)
+    async with running_worker(time_env.client, sqlite_db, mailer=mailer) as h:
+        handle = await h.start(make_cadence(), email="leaving@example.com")
+        await touch_with_status(h, handle, "s1", "deferred")  # SendGrid said 429: a retry is scheduled
+        with sqlite_db.session() as s:  # the one-click unsubscribe lands before the retry
+            touch_store.suppress(s, "leaving@example.com", "unsubscribed")
+        await time_env.sleep(RETRY_WINDOW)
+        retried = await touch_with_status(h, handle, "s1", "suppressed", "sent")
+        assert retried.status == "suppressed"
+        assert [r["status"] for r in standin.requests] == [429]  # the retry never reached SendGrid
+        assert standin.accepted == []
