@@ -60,7 +60,7 @@ def main() -> None:
              "--port", str(settings.cadence_api_port), "--log-level", "warning"], start_new_session=True))
         wait_for_port(settings.cadence_api_host, settings.cadence_api_port)
         api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
-        print(f"\nCadence is running.\n  API docs     {api}/docs\n"
+        print(f"\nCadence is running.\n  Leads, inbox {api}/ui\n  API docs     {api}/docs\n"
               f"  Temporal UI  http://{host or '127.0.0.1'}:{settings.temporal_ui_port}\n"
               f"  Data         {data.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
         while all(p.poll() is None for p in procs):
