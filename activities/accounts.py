@@ -10,7 +10,7 @@ import asyncio
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.accounts import account_domain
 from domain.events import LeadEvent
@@ -40,8 +40,10 @@ class AccountActivities:
                               notes=f"a colleague at {domain} replied (lead {input.lead_id})")
             try:
                 await self.client.get_workflow_handle(workflow_id).signal("pause", event)
-            except RPCError:
-                continue  # its cadence ended meanwhile
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    continue  # its cadence ended meanwhile
+                raise  # the activity is retried; colleagues already paused drop the repeat (same event id)
             paused.append(lead_id)
         return paused
 

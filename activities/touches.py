@@ -72,7 +72,9 @@ class TouchActivities:
                 return TouchResult(touch.id, touch.status, touch.detail)
             lead = self._lead(session, input.lead_id)
             variant = choose_variant(lead.id, input.step_def)
-            context = template_context(store.lead_fields(lead), sender_name=self.sender.name,
+            mailbox = mailbox_store.sending_mailbox(session, lead.owner, self.sender.email)
+            sender = Sender(mailbox.email, mailbox.name or self.sender.name) if mailbox is not None else self.sender
+            context = template_context(store.lead_fields(lead), sender_name=sender.name,
                                        unsubscribe_url=self.links.unsubscribe_url(lead.id))
             subject = render((variant and variant.subject) or input.step_def.subject, context) or ""
             body = render((variant and variant.body) or input.step_def.body, context) or ""
@@ -82,7 +84,6 @@ class TouchActivities:
                                    detail="address is on the suppression list", **touch_values)
                 return TouchResult(input.touch_id, "suppressed", "address is on the suppression list")
             # Capacity (SPEC 2.7): over its mailbox's cap, the touch waits; it is never dropped.
-            mailbox = mailbox_store.sending_mailbox(session, lead.owner, self.sender.email)
             if mailbox is not None:
                 slot = mailbox_store.reserve(session, mailbox, input.touch_id, _now())
                 if slot is not None:
@@ -90,7 +91,6 @@ class TouchActivities:
                     store.upsert_touch(session, input.touch_id, status="deferred", at=None, detail=detail,
                                        **touch_values)
                     return TouchResult(input.touch_id, "deferred", detail, retry_at=slot.at)
-            sender = Sender(mailbox.email, mailbox.name or self.sender.name) if mailbox is not None else self.sender
             was_deferred = touch.detail if touch is not None and touch.status == "deferred" else None
             request = build_request(lead_id=lead.id, touch_id=input.touch_id, to_email=lead.email,
                                     to_name=" ".join(p for p in (lead.first_name, lead.last_name) if p) or None,
@@ -168,6 +168,7 @@ class TouchActivities:
                 level=str(input.level), status=str(input.status), owner=input.owner, next_touch=next_touch,
                 last_contact_at=input.last_contact_at,
                 **({"cadence_version": input.cadence_version} if input.cadence_version else {}),
+                **({"cadence_name": input.cadence_name} if input.cadence_name else {}),
             ))
 
     @activity.defn(name="escalate_task")

@@ -1,25 +1,31 @@
 """Starting and signalling a lead's workflow: the one place the routes talk to Temporal about leads.
 
-Signals go with signal-with-start: an event for a lead whose row exists but whose workflow is not
-running yet (it arrived between the two, or the start failed and is being retried) starts the
-workflow with the event instead of being lost. A workflow that already closed is never started
-again (the id reuse policy rejects it): its cadence has ended.
+An event for a lead whose row exists but whose workflow has not run yet (it arrived between the
+two, or the start failed) goes with signal-with-start, so it starts the workflow rather than being
+lost. A lead whose workflow has run gets a plain signal, so a cadence that ended is never started
+again, even after its history left the server.
 """
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from fastapi import HTTPException
 from sqlalchemy.orm import Session
+from temporalio.client import WorkflowUpdateStage
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
 from domain.events import LeadEvent
+from domain.migration import MigrationPlan
 from domain.ranks import NURTURE_CADENCE
+from domain.stages import ENDED_STATUSES, FINAL_STAGES
 from persistence import cadences as cadence_store
 from persistence.models import Lead
 from workflows.lead_cadence import LeadCadenceWorkflow
-from workflows.messages import LeadCadenceInput
+from workflows.messages import LeadCadenceInput, MigrateRequest
 
 
 class CadenceEnded(Exception):
@@ -59,5 +65,31 @@ def start(session: Session, settings: Settings, temporal, lead: Lead, signal: tu
 
 
 def signal(session: Session, settings: Settings, temporal, lead: Lead, name: str, event: LeadEvent) -> None:
-    """Deliver `event` to the lead's workflow, starting it if it does not run yet."""
-    start(session, settings, temporal, lead, signal=(name, event))
+    """Deliver `event` to the lead's workflow; start it with the event only if it never ran (its
+    workflow has not written the lead yet). A lead that ended is never started again."""
+    if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
+        raise CadenceEnded(f"the cadence of lead {lead.id} has ended")
+    if not lead.revision:
+        start(session, settings, temporal, lead, signal=(name, event))
+        return
+    try:
+        temporal.call(temporal.client.get_workflow_handle(lead.workflow_id).signal, name, event)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise CadenceEnded(f"the cadence of lead {lead.id} has ended") from None
+        raise HTTPException(503, f"could not reach the workflow of lead {lead.id}: {exc.message}") from None
+
+
+def update(temporal, lead: Lead, request: MigrateRequest, update_id: str,
+           wait: timedelta = timedelta(seconds=10)) -> MigrationPlan | None:
+    """Send a migration or re-engagement; the plan, or None when the workflow accepted it but is
+    busy with a step (it applies it right after). Raises WorkflowUpdateFailedError if refused."""
+    async def run() -> MigrationPlan | None:
+        handle = temporal.client.get_workflow_handle(lead.workflow_id)
+        accepted = await handle.start_update(LeadCadenceWorkflow.migrate, request, id=update_id,
+                                             wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        try:
+            return await asyncio.wait_for(accepted.result(), wait.total_seconds())
+        except asyncio.TimeoutError:
+            return None
+    return temporal.call(run)

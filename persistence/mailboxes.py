@@ -31,8 +31,12 @@ def reserve(session: Session, mailbox: Mailbox, touch_id: str, now: datetime) ->
     """Count the touch against the mailbox, or say when it may go. Reservations of one mailbox
     are serialised by a write on its row, so two workers cannot both take the last place."""
     session.execute(update(Mailbox).where(Mailbox.email == mailbox.email).values(daily_cap=Mailbox.daily_cap))
-    if session.get(MailboxSend, touch_id) is not None:
+    earlier = session.get(MailboxSend, touch_id)
+    if earlier is not None and earlier.mailbox == mailbox.email:
         return None  # counted by an earlier attempt of the same touch
+    if earlier is not None:  # the lead changed hands between attempts: count it on the new mailbox
+        session.delete(earlier)
+        session.flush()
     today, hour = day_start(now), hour_start(now)
     slot = next_slot(now, caps_of(mailbox), count_between(session, mailbox.email, today, today + timedelta(days=1)),
                      count_between(session, mailbox.email, hour, hour + timedelta(hours=1)))

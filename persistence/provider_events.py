@@ -1,23 +1,30 @@
 """Events posted by the email provider: each recorded once, and its mark left on the touch."""
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from messaging.sendgrid_events import FINAL_DELIVERY, EmailEvent
 from persistence.models import ProviderEvent, Touch
 
 
+def seen(session: Session, event_id: str) -> bool:
+    return session.get(ProviderEvent, event_id) is not None
+
+
 def claim(session: Session, event: EmailEvent, lead_id: str | None) -> ProviderEvent | None:
-    """The new record for `event`, or None when it was seen before (providers redeliver)."""
-    record = ProviderEvent(id=event.id, type=event.type, lead_id=lead_id, touch_id=event.touch_id,
-                           at=event.at, effect="", data={"email": event.email, **event.detail})
-    try:
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        return None
-    return record
+    """The new record for `event`, or None when it was seen before (providers redeliver).
+
+    An INSERT ... ON CONFLICT DO NOTHING inside the caller's transaction, not a savepoint: if
+    the rest of the event's handling fails, the claim is rolled back with it and a redelivery
+    is handled in full."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = session.scalar(insert(ProviderEvent).values(
+        id=event.id, type=event.type, lead_id=lead_id, touch_id=event.touch_id, at=event.at, effect="",
+        data={"email": event.email, **event.detail},
+    ).on_conflict_do_nothing(index_elements=["id"]).returning(ProviderEvent.id))
+    return session.get(ProviderEvent, inserted) if inserted else None
 
 
 def mark_touch(session: Session, event: EmailEvent) -> str | None:

@@ -81,3 +81,18 @@ async def test_a_target_list_lead_that_fills_a_form_moves_to_rank_a(live):
     body = (await live.get(f"/leads/{first['id']}")).json()
     assert [e["type"] for e in body["events"]] == ["re_engaged"]
     assert len({t["id"] for t in body["touches"]}) == len(body["touches"])
+
+
+async def test_a_lead_can_be_moved_forward_and_back_between_versions(live):
+    assert (await live.post("/cadences", json=version(V1))).status_code == 201
+    lead = (await live.post("/leads", json=lead_body(cadence="mig-e2e"))).json()
+
+    async def two_sent():
+        return len((await live.get("/outbox", params={"lead_id": lead["id"]})).json()) == 2
+    await eventually(two_sent, timeout=10)
+    await live.put("/cadences/mig-e2e", json=version(V2))
+    await live.put("/cadences/mig-e2e", json=version(V1))  # v3 is v1 again
+    for to in (2, 3, 2):
+        r = (await live.post("/cadences/mig-e2e/migrations", json={"dry_run": False, "to_version": to})).json()
+        assert [m["status"] for m in r["leads"]] == ["migrated"], r
+        assert (await live.get(f"/leads/{lead['id']}")).json()["cadence"]["version"] == to

@@ -75,3 +75,19 @@ async def test_missed_inbound_call_creates_a_callback_by_the_next_business_day(l
     assert today < due.date() <= next_business and due.weekday() < 5
     unknown = await post_signed(live, {"event_id": "u", "type": "missed_call", "phone": "+19999999999"})
     assert unknown.status_code == 404
+
+
+async def test_an_event_for_a_lead_whose_cadence_ended_never_restarts_it(live):
+    phone = f"+1415556{uuid.uuid4().int % 10000:04d}"
+    lead = (await live.post("/leads", json=lead_body(phone=phone))).json()
+    assert (await live.post(f"/leads/{lead['id']}/signals/meeting_booked", json={})).status_code == 202
+
+    async def ended():
+        body = (await live.get(f"/leads/{lead['id']}")).json()
+        return body if body["status"] == "completed" else None
+    await eventually(ended, timeout=10)
+    r = await post_signed(live, {"event_id": f"m-{uuid.uuid4().hex}", "type": "missed_call", "phone": phone})
+    assert r.status_code == 409
+    body = (await live.get(f"/leads/{lead['id']}")).json()
+    assert (body["stage"], body["status"]) == ("qualified", "completed")
+    assert not [t for t in body["touches"] if t["step"] > 2]  # no cadence started over

@@ -56,4 +56,5 @@ async def test_a_rep_owned_lead_is_emailed_from_the_reps_mailbox(live):
         return outbox or None
     [email] = await eventually(sent, timeout=10)
     assert email["request"]["from"] == {"email": "sam@example.com", "name": "Sam Seller"}
+    assert "Sam Seller" in email["request"]["content"][0]["value"]  # signed by the sender it comes from
     assert (await live.get("/mailboxes/sam@example.com")).json()["today"]["sent"] == 1

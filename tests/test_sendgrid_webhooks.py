@@ -219,3 +219,21 @@ async def test_forged_and_unknown_routing_tokens_are_rejected(live):
     assert (await post_inbound(live, inbound_form(sent, "yes!", to=nobody))).status_code == 404
     assert (await post_inbound(live, inbound_form(sent, "yes!", to="sales@example.com"))).status_code == 404
     assert (await live.get(f"/leads/{sent['lead_id']}")).json()["stage"] == "new"
+
+
+async def test_a_spam_report_suppresses_at_once_even_when_the_lead_cannot_be_signalled(live, any_db):
+    from persistence import leads as lead_store
+    from workflows.lead_cadence import workflow_id_for
+
+    with any_db.session() as s:  # a lead whose workflow cannot be started (its cadence is missing)
+        lead_id = lead_store.new_lead_id()
+        lead_store.add(s, id=lead_id, workflow_id=workflow_id_for(lead_id), email=f"{lead_id}@example.com",
+                       source="form_fill", rank="A", cadence_name="ghost", cadence_version=1, timezone="UTC",
+                       custom={})
+    sent = {"to": f"{lead_id}@example.com", "lead_id": lead_id, "touch_id": None}
+    batch = [sg_event("spamreport", sent)]
+    for _ in range(2):  # SendGrid retries a failed batch: the event is handled in full each time
+        assert (await post_events(live, batch)).status_code == 503
+        with any_db.session() as s:
+            assert s.get(Suppression, sent["to"].lower()) is not None  # compliance first
+            assert s.get(ProviderEvent, f"sendgrid:{batch[0]['sg_event_id']}") is None  # not marked done

@@ -113,3 +113,22 @@ async def test_a_nurture_lead_that_makes_a_new_inquiry_re_enters(time_env, sqlit
         await eventually(lambda: any(t.step_id == "a1" for t in h.touches(handle)))
         state = await h.state(handle)
         assert state.phase == "cadence" and state.cadence.name == "fast"
+
+
+async def test_a_migrated_repeating_cadence_has_every_step_again_in_its_next_round(time_env, sqlite_db):
+    v1 = make_cadence("loop", [email(f"e{i}", "PT0S" if i == 1 else "P1D") for i in range(1, 6)]
+                      + [{"id": "s6", "channel": "sms", "wait": "P1D", "body": "Hi"}], version=1, repeat=True)
+    v2 = make_cadence("loop", [email(f"e{i}", "PT0S" if i == 1 else "P1D") for i in (1, 2, 4, 5)]
+                      + [email("n", "P1D"), {"id": "s6", "channel": "sms", "wait": "P1D", "body": "Hi"}],
+                      version=2, repeat=True)
+    async with running_worker(time_env.client, sqlite_db) as h:
+        handle = await h.start(v1)
+        await time_env.sleep(timedelta(days=1, hours=12))
+        await handle.execute_update(LeadCadenceWorkflow.migrate, MigrateRequest(v2, "loop-1"))
+        await time_env.sleep(9 * DAY)
+        touches = await eventually(lambda: (lambda ts: ts if any("-1-e1" in t.id for t in ts) else None)(
+            h.touches(handle)))
+        second_round = [t.step_id for t in touches if "-1-" in t.id]
+        assert second_round[:2] == ["e1", "e2"]  # had before the migration, due again in a new round
+        assert len({t.id for t in touches}) == len(touches)
+        assert (await h.state(handle)).cycle >= 1

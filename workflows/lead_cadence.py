@@ -54,6 +54,7 @@ class LeadCadenceWorkflow:
         self._migrations: list[MigrateRequest] = []
         self._migrated: dict[str, MigrationPlan] = {}
         self._migrated_version: int | None = None
+        self._migrated_name: str | None = None  # set when a re-engagement changed the cadence
         self._account_replies: list[str] = []  # replies that pause the lead's colleagues
         self._reassigned: list[tuple[str, str]] = []  # (event id, new owner): open tasks to move
 
@@ -135,16 +136,20 @@ class LeadCadenceWorkflow:
 
     @migrate.validator
     def _migrate_allowed(self, request: MigrateRequest) -> None:
-        refusal = self._migration_refusal(request.reengage)
+        refusal = self._migration_refusal(request)
         if refusal:
             raise ValueError(refusal)
 
-    def _migration_refusal(self, reengage: bool = False) -> str | None:
+    def _migration_refusal(self, request: MigrateRequest) -> str | None:
         s = self._state
         if s.status in ENDED_STATUSES or s.stage in FINAL_STAGES:
             return f"the cadence has ended (stage {s.stage})"
-        if s.phase != "cadence" and not reengage:
+        if request.reengage:
+            return None
+        if s.phase != "cadence":
             return "the lead is in nurture: its cadence is over"
+        if request.cadence.name != s.cadence.name:
+            return f"the lead runs {s.cadence.name!r}, not {request.cadence.name!r}"
         return None
 
     def _apply_migrations(self) -> None:
@@ -153,7 +158,7 @@ class LeadCadenceWorkflow:
             request = self._migrations.pop(0)
             new = request.cadence
             plan = migration_plan(s, new)
-            refusal = self._migration_refusal(request.reengage)
+            refusal = self._migration_refusal(request)
             if refusal:  # the lead moved on between the request and now
                 self._migrated[request.request_id] = MigrationPlan(plan.from_version, new.version, note=refusal)
                 continue
@@ -161,6 +166,7 @@ class LeadCadenceWorkflow:
                 self._migrated[request.request_id] = self._reengage(request)
                 continue
             s.cadence, s.step_index, s.done_step_ids, s.next_touch = new, plan.step_index, plan.done, None
+            s.deferred_until = None
             if s.open_task:
                 s.open_task.holds_position = False
             self._migrated_version = new.version
@@ -179,10 +185,12 @@ class LeadCadenceWorkflow:
         had, left = [x.id for x in old.steps[:s.step_index]], [x.id for x in old.steps[s.step_index:]]
         self._close_open_task("skipped", f"re-engaged on {new.name}")
         if s.phase == "nurture":
-            s.phase, s.paused, s.hold_for_rep = "cadence", False, False
+            s.phase, s.paused = "cadence", False
             self._set_stage(Stage.IN_PROCESS, Reason.RE_ENGAGED)
+        s.hold_for_rep = False  # a new inquiry: the better cadence runs, whoever was waiting for whom
         s.cadence, s.cycle, s.step_index, s.done_step_ids = new, s.cycle + 1, 0, []
-        s.anchor, s.next_touch = now, None
+        s.anchor, s.next_touch, s.deferred_until = now, None, None
+        self._migrated_name = new.name
         self._migrated_version = new.version
         plan = MigrationPlan(old.version, new.version, done=had, dropped=left, added=[x.id for x in new.steps],
                              next_step=new.steps[0].id if new.steps else None)
@@ -218,6 +226,7 @@ class LeadCadenceWorkflow:
             if self._should_continue_as_new():
                 await self._flush()
                 await self._settle_handlers()
+                await self._flush()  # what a migration answered while settling is written first
                 if not self._has_work():
                     workflow.continue_as_new(LeadCadenceInput(
                         lead_id=input.lead_id, cadence=input.cadence, nurture=input.nurture,
@@ -440,6 +449,7 @@ class LeadCadenceWorkflow:
         s = self._state
         if s.cadence.repeat or s.phase == "nurture":  # nurture goes round again, in a fresh run
             s.step_index, s.cycle, s.anchor = 0, s.cycle + 1, workflow.now()
+            s.done_step_ids, s.deferred_until = [], None  # a new round: every step is due again
             self._new_run = True
         elif s.cadence.on_complete == "nurture":
             self._enter_nurture(Reason.NO_RESPONSE)
@@ -462,6 +472,7 @@ class LeadCadenceWorkflow:
         if s.phase != "nurture":
             s.phase, s.cadence, s.cycle = "nurture", self._input.nurture, s.cycle + 1
             s.step_index, s.anchor, s.next_touch = 0, workflow.now(), None
+            s.done_step_ids, s.deferred_until = [], None
         self._new_run = True
 
     _new_run = False
@@ -549,9 +560,10 @@ class LeadCadenceWorkflow:
             stage_changed_at=s.stage_changed_at, level=s.level, status=s.status, owner=s.owner,
             next_touch=s.next_touch, last_contact_at=s.last_contact_at, suppress_email=self._suppress,
             events=self._events, touches=self._touches, tasks=self._tasks, cadence_version=self._migrated_version,
+            cadence_name=self._migrated_name,
         )
         self._events, self._touches, self._tasks, self._suppress = [], [], [], None
-        self._migrated_version = None
+        self._migrated_version, self._migrated_name = None, None
         await workflow.execute_activity(
             "record_state", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
         )

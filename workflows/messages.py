@@ -170,6 +170,7 @@ class RecordStateInput:
     last_contact_at: datetime | None
     suppress_email: str | None = None  # reason, when the address must never be emailed again
     cadence_version: int | None = None  # set when a migration moved the lead to this version
+    cadence_name: str | None = None  # set when a re-engagement moved the lead to another cadence
     events: list[EventRecord] = field(default_factory=list)
     touches: list[TouchRecord] = field(default_factory=list)
     tasks: list[TaskChange] = field(default_factory=list)

@@ -25,7 +25,7 @@ from persistence import leads as lead_store
 from persistence import ranking as ranking_store
 from persistence import reps as rep_store
 from persistence.models import Lead
-from workflows.lead_cadence import LeadCadenceWorkflow, workflow_id_for
+from workflows.lead_cadence import workflow_id_for
 from workflows.messages import MigrateRequest
 
 router = APIRouter(prefix="/leads", tags=["leads"])
@@ -103,16 +103,15 @@ def _reengage(lead: Lead, body: LeadCreate, rank: str, ranking, session, tempora
     cadence_name = body.cadence or ranking.cadences[rank]
     row = cadence_store.latest(session, cadence_name)
     if row is None or cadence_store.is_archived(session, cadence_name):
-        raise unprocessable("cadence", f"cadence {cadence_name!r} is unknown or archived")
-    request_id = uuid.uuid4().hex
-    handle = temporal.client.get_workflow_handle(lead.workflow_id)
+        return  # nothing better to move to: the lead goes on as it is
+    # The same inquiry twice (a double-submitted form) is one update: same lead state, same target.
+    update_id = f"reengage-{lead.id}-{row.name}-v{row.version}-{lead.revision}"
+    request = MigrateRequest(cadence_store.snapshot(row), update_id, reengage=True, source=body.source)
     try:
-        plan = temporal.call(handle.execute_update, LeadCadenceWorkflow.migrate,
-                             MigrateRequest(cadence_store.snapshot(row), request_id, reengage=True, source=body.source),
-                             id=f"reengage-{request_id}")
+        plan = lead_workflows.update(temporal, lead, request, update_id)
     except (WorkflowUpdateFailedError, RPCError):
         return  # the cadence ended meanwhile: the lead is returned as it is
-    if not plan.note:
+    if plan is None or not plan.note:  # applied, or accepted and applied right after the current step
         lead.rank, lead.cadence_name, lead.cadence_version = rank, row.name, row.version
         session.commit()
         session.refresh(lead)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.deps import SessionDep, SettingsDep
 from domain.capacity import forecast
@@ -64,7 +65,11 @@ def create_mailbox(body: MailboxCreate, session: SessionDep, settings: SettingsD
     mailbox = Mailbox(email=email, name=body.name, daily_cap=body.daily_cap, hourly_cap=body.hourly_cap,
                       ramp=body.ramp)
     session.add(mailbox)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # created concurrently
+        session.rollback()
+        raise HTTPException(409, f"a mailbox {email} exists; PATCH /mailboxes/{email} changes it") from None
     return _public(session, settings, mailbox, 7)
 
 

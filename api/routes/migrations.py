@@ -14,6 +14,7 @@ from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from api import lead_workflows
 from api.deps import SessionDep, TemporalDep, unprocessable
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
 from persistence import cadences as cadence_store
@@ -35,7 +36,7 @@ class MigrationRequest(BaseModel):
 class LeadMigration(BaseModel):
     lead_id: str
     from_version: int
-    status: str  # planned, migrated, skipped
+    status: str  # planned, migrated, pending, skipped
     done: list[str] = []
     dropped: list[str] = []
     added: list[str] = []
@@ -84,10 +85,12 @@ def _migrate_one(lead: Lead, target, dry_run: bool, temporal) -> LeadMigration:
                 return LeadMigration(**base, status="skipped", note="the lead is in nurture: its cadence is over")
             plan, status = migration_plan(state, target), "planned"
         else:
-            # One update id per lead and version: a retried request is answered, not applied twice.
-            update_id = f"migrate-{target.name}-v{target.version}"
-            plan = temporal.call(handle.execute_update, LeadCadenceWorkflow.migrate,
-                                 MigrateRequest(target, update_id), id=update_id)
+            # One update id per move: a retried request is answered, not applied twice.
+            update_id = f"migrate-{target.name}-v{lead.cadence_version}-to-v{target.version}"
+            plan = lead_workflows.update(temporal, lead, MigrateRequest(target, update_id), update_id)
+            if plan is None:
+                return LeadMigration(**base, status="pending",
+                                     note="accepted: the lead moves as soon as its current step is done")
             status = "skipped" if plan.note else "migrated"
     except WorkflowUpdateFailedError as exc:
         return LeadMigration(**base, status="skipped", note=str(exc.cause or exc))

@@ -75,21 +75,29 @@ def email_events(raw: RawBody, request: Request, session: SessionDep, settings: 
 
 
 def _apply(event: EmailEvent, session, settings, temporal) -> str:
+    """Suppress first (idempotent, and what compliance needs), then signal, then record the event
+    with its marks on the touch. A failure before the record rolls back only what a redelivery
+    repeats harmlessly: the workflow drops a repeated event id."""
+    if provider_events.seen(session, event.id):
+        return "duplicates"
     lead = session.get(Lead, event.lead_id) if event.lead_id else None
     if lead is None and event.email:
         lead = lead_store.by_email(session, event.email)
-    record = provider_events.claim(session, event, lead.id if lead else None)
-    if record is None:
-        return "duplicates"
-    effects = [provider_events.mark_touch(session, event)]
+    effects = []
     if event.suppresses and event.email:  # for good, whatever becomes of the lead
         touch_store.suppress(session, event.email, event.suppresses)
+        session.commit()
         effects.append(f"{event.email} suppressed")
     if lead is not None and (event.blocks_email or event.suppresses):
         kind = event.suppresses or "bounce"
         signal = LeadEvent(type=kind, event_id=event.id, channel="email",
                            text=event.detail.get("reason"), at=event.at.isoformat())
         effects.append(_signal(session, settings, temporal, lead, "email_event", signal))
+    record = provider_events.claim(session, event, lead.id if lead else None)
+    if record is None:  # the same event, delivered twice at once: the other request recorded it
+        session.rollback()
+        return "duplicates"
+    effects.insert(0, provider_events.mark_touch(session, event))
     record.effect = "; ".join(e for e in effects if e) or "recorded"
     session.commit()
     return "applied"
