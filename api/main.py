@@ -9,7 +9,8 @@ from fastapi.responses import RedirectResponse
 from temporalio.client import Client
 
 from api.routes import (
-    cadences, health, leads, mailboxes, migrations, outbox, ranking, reps, sendgrid, tasks, ui, unsubscribe, webhooks,
+    cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui, unsubscribe,
+    webhooks,
 )
 from config import Settings, get_settings
 from persistence.db import Database, database_for
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,
                   description="Durable sales cadences: every lead runs its own Temporal workflow.")
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
-                   sendgrid, ui, health):
+                   sendgrid, reports, ui, health):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
