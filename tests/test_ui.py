@@ -18,7 +18,7 @@ async def test_the_inbox_lists_work_and_a_task_completes_from_its_form(live):
         return tasks or None
     task = (await eventually(open_task, timeout=10))[0]
     home = await live.get("/", follow_redirects=True)
-    assert home.status_code == 200 and "Inbox" in home.text
+    assert home.status_code == 200 and "Inbox" in home.text and "MQL 1" in home.text
     assert "&lt;b&gt;Grace&lt;/b&gt;" in home.text and "<b>Grace</b>" not in home.text  # escaped
     assert f'/ui/tasks/{task["id"]}/complete' in home.text and "Call &lt;b&gt;Grace&lt;/b&gt;" in home.text
     r = await live.post(f"/ui/tasks/{task['id']}/complete", data={"outcome": "no_answer", "notes": "rang",

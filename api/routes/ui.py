@@ -19,6 +19,7 @@ from api.routes.tasks import complete_task
 from api.schemas import TaskComplete
 from domain.events import TASK_OUTCOMES
 from persistence import leads as lead_store
+from persistence import reports
 from persistence.models import Lead
 
 router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
@@ -36,6 +37,7 @@ def leads_page(request: Request, session: SessionDep, stage: str | None = None, 
     return templates.TemplateResponse(request, "leads.html", {
         "leads": rows, "total": total, "counts": counts, "stages": STAGES, "stage": stage, "owner": owner or "",
         "tasks": tasks, "open_count": open_count, "task_leads": names, "outcomes": TASK_OUTCOMES,
+        "funnel": reports.funnel(session),
     })
 
 
