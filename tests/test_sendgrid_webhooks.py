@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -191,9 +192,10 @@ async def test_a_positive_reply_email_qualifies_the_right_lead(live):
 
 async def test_an_out_of_office_reply_pauses_the_lead_until_its_return_date(live):
     sent = await enrol_and_first_email(live)
-    text = "I am out of the office until 14 December 2026 with limited access to email."
+    back = date.today() + timedelta(days=21)
+    text = f"I am out of the office until {back.day} {back:%B %Y} with limited access to email."
     r = await post_inbound(live, inbound_form(sent, text))
-    assert r.json()["intent"] == "out_of_office" and r.json()["return_date"] == "2026-12-14"
+    assert r.json()["intent"] == "out_of_office" and r.json()["return_date"] == back.isoformat()
     lead = await lead_when(live, sent["lead_id"], lambda b: b["status"] == "paused")
     assert lead["stage"] == "new"
 

@@ -215,15 +215,16 @@ async def test_nurture_touches_monthly_and_reply_reenters_in_process(time_env, s
 async def test_the_workflow_does_what_simulate_says_across_weekends_a_window_and_dst(time_env, sqlite_db):
     from domain.simulation import simulate
 
-    # Waits long enough to cross the next US DST change, inside a Mon-Fri 09:00-17:00 window.
-    steps = [{"id": f"m{i}", "channel": "email", "wait": "PT0S" if i == 1 else "P23DT5H", "subject": "Hi",
+    # Five waits of 50 days span more than the longest stretch between two US DST changes (about
+    # 238 days), so the cadence crosses one whatever the day the test runs.
+    steps = [{"id": f"m{i}", "channel": "email", "wait": "PT0S" if i == 1 else "P50DT5H", "subject": "Hi",
               "body": "Hello"} for i in range(1, 7)]
     cadence = make_cadence(steps=steps, send_window={"days": ["mon", "tue", "wed", "thu", "fri"],
                                                      "start": "09:00", "end": "17:00"})
     async with running_worker(time_env.client, sqlite_db) as h:
         handle = await h.start(cadence, timezone="America/New_York")
         start = (await handle.describe()).start_time
-        await time_env.sleep(150 * DAY)
+        await time_env.sleep(270 * DAY)
         await eventually(lambda: len(h.touches(handle)) == 6)
         expected = simulate(cadence, start, "America/New_York")
         got = {t.step_id: t.due_at for t in h.touches(handle)}
