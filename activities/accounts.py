@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.accounts import account_domain
 from domain.events import LeadEvent
+from persistence import cadences as cadence_store
 from persistence import leads as lead_store
 from persistence.db import Database
 from workflows.messages import PauseAccountInput
@@ -29,7 +30,10 @@ class AccountActivities:
             domain = account_domain(lead.email) if lead else None
             if domain is None:
                 return None, []
-            return domain, [(c.id, c.workflow_id) for c in lead_store.same_account(session, domain, lead_id)]
+            colleagues = [c for c in lead_store.same_account(session, domain, lead_id)
+                          if cadence_store.version_definition(session, c.cadence_name, c.cadence_version)
+                          .get("pause_account", True)]  # a cadence may opt out of account pauses
+            return domain, [(c.id, c.workflow_id) for c in colleagues]
 
     @activity.defn(name="pause_account")
     async def pause_account(self, input: PauseAccountInput) -> list[str]:

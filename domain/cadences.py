@@ -77,7 +77,7 @@ class Cadence:
     description: str = ""
     send_window: dict | None = field(default_factory=lambda: SendWindow().to_dict())
     business_days: bool = True
-    pause_account: bool = True  # a reply from a colleague at the same company pauses this lead (SPEC 2.7)
+    pause_account: bool = True  # account pauses (SPEC 2.7): false = its leads neither pause colleagues nor are paused
     on_complete: str = "nurture"
     repeat: bool = False  # the nurture cadence loops without end
     # {"country": "US", "subdivision": "CA", "dates": ["2026-12-24"]}: no touch on those days.

@@ -101,3 +101,9 @@ def unarchive(session: Session, name: str) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
+
+
+def version_definition(session: Session, name: str, version: int) -> dict[str, Any]:
+    """One version's definition, or {} when it is not stored."""
+    row = session.scalar(select(CadenceVersion).where(CadenceVersion.name == name, CadenceVersion.version == version))
+    return row.definition if row is not None else {}

@@ -42,3 +42,20 @@ async def test_a_cadence_can_opt_out_of_account_pauses(time_env, sqlite_db):
         await eventually(lambda: h.lead(first).stage == "not_interested")
         await time_env.sleep(2 * DAY)
         assert h.lead(second).status == "active" and len(h.touches(second)) > 1
+
+
+async def test_a_lead_on_an_opted_out_cadence_is_not_paused_by_a_colleague(time_env, sqlite_db):
+    from persistence import cadences as cadence_store
+
+    company = f"calm-{uuid.uuid4().hex[:6]}.example"
+    quiet = make_cadence("no-account-pause", pause_account=False)
+    with sqlite_db.session() as s:
+        cadence_store.save_version(s, quiet.to_dict())
+    async with running_worker(time_env.client, sqlite_db) as h:
+        replier = await h.start(make_cadence(), email=f"ann@{company}")
+        untouched = await h.start(quiet, email=f"bob@{company}")
+        await eventually(lambda: h.touches(replier) and h.touches(untouched))
+        await h.signal(replier, "reply", intent="neutral")
+        await eventually(lambda: h.lead(replier).stage == "in_process")
+        await time_env.sleep(2 * DAY)
+        assert h.lead(untouched).status == "active" and len(h.touches(untouched)) > 1

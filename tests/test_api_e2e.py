@@ -298,3 +298,21 @@ async def test_qualification_answers_through_the_api(live):
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "need"
     empty = await live.post(f"/leads/{partial['id']}/signals/qualify", json={"notes": "nothing asked"})
     assert empty.status_code == 422 and empty.json()["detail"][0]["loc"][-1] == "need"
+
+
+async def test_an_out_of_office_reply_takes_its_return_date_from_the_text(live):
+    from datetime import date, timedelta
+
+    lead = (await live.post("/leads", json=lead_body(timezone="UTC"))).json()
+    back = date.today() + timedelta(days=12)
+    r = await live.post(f"/leads/{lead['id']}/signals/reply",
+                        json={"intent": "out_of_office", "text": f"Away, back on {back.isoformat()}."})
+    assert r.status_code == 202
+
+    async def recorded():
+        events = (await live.get(f"/leads/{lead['id']}")).json()["events"]
+        return events or None
+    [event] = await eventually(recorded, timeout=10)
+    assert event["return_date"] == back.isoformat()
+    r = await live.post("/leads", json=lead_body(source="somewhere", rank="A"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "source"  # a rank does not excuse it

@@ -50,7 +50,8 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
                 temporal: TemporalDep) -> dict:
     ranking = ranking_store.current(session)  # read per request: a PUT /ranking applies to the next lead
     try:
-        rank = body.rank or rank_for(body.source, ranking.sources)
+        by_source = rank_for(body.source, ranking.sources)  # an unknown source is an error even with a rank
+        rank = body.rank or by_source
     except UnknownSource as exc:
         raise unprocessable("source", str(exc)) from None
     existing = lead_store.by_email(session, body.email)
@@ -186,7 +187,10 @@ def _event_for(name: str, body: SignalBody, lead: Lead) -> LeadEvent:
 
         verdict = classify(body.text, today=datetime.now(ZoneInfo(lead.timezone)).date())
         body.intent = verdict.intent
-        body.return_date = body.return_date or verdict.return_date
+    if name == "reply" and body.intent == "out_of_office" and body.return_date is None and body.text:
+        from messaging.classifier import find_return_date  # the date the text states, if any
+
+        body.return_date = find_return_date(body.text, datetime.now(ZoneInfo(lead.timezone)).date())
     if name == "call_outcome" and body.outcome is None:
         raise unprocessable("outcome", "is required for call_outcome")
     if name == "reassign" and not body.owner:
