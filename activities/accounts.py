@@ -20,6 +20,11 @@ from persistence.db import Database
 from workflows.messages import PauseAccountInput
 
 
+def _takes_account_pauses(cadence) -> bool:
+    """A cadence may opt out of account pauses; one not stored keeps the default."""
+    return cadence is None or cadence.definition.get("pause_account", True)
+
+
 class AccountActivities:
     def __init__(self, db: Database, client: Client):
         self.db, self.client = db, client
@@ -31,8 +36,7 @@ class AccountActivities:
             if domain is None:
                 return None, []
             colleagues = [c for c in lead_store.same_account(session, domain, lead_id)
-                          if cadence_store.version_definition(session, c.cadence_name, c.cadence_version)
-                          .get("pause_account", True)]  # a cadence may opt out of account pauses
+                          if _takes_account_pauses(cadence_store.version(session, c.cadence_name, c.cadence_version))]
             return domain, [(c.id, c.workflow_id) for c in colleagues]
 
     @activity.defn(name="pause_account")

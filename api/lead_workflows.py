@@ -34,8 +34,7 @@ class CadenceEnded(Exception):
 
 def start_input(session: Session, settings: Settings, lead: Lead) -> LeadCadenceInput:
     """The workflow input for `lead`, from its row: the cadence version it was enrolled on."""
-    row = next((v for v in cadence_store.versions(session, lead.cadence_name) if v.version == lead.cadence_version),
-               None)
+    row = cadence_store.version(session, lead.cadence_name, lead.cadence_version)
     nurture = cadence_store.latest(session, NURTURE_CADENCE)
     if row is None or nurture is None:
         raise HTTPException(503, f"cadence {lead.cadence_name} v{lead.cadence_version} or the nurture cadence "
@@ -68,7 +67,7 @@ def signal(session: Session, settings: Settings, temporal, lead: Lead, name: str
     """Deliver `event` to the lead's workflow; start it with the event only if it never ran (its
     workflow has not written the lead yet). A lead that ended is never started again."""
     if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
-        raise CadenceEnded(f"the cadence of lead {lead.id} has ended")
+        raise CadenceEnded(f"the cadence of lead {lead.id} has ended (stage {lead.stage})")
     if not lead.revision:
         start(session, settings, temporal, lead, signal=(name, event))
         return

@@ -103,7 +103,5 @@ def unarchive(session: Session, name: str) -> None:
         session.flush()
 
 
-def version_definition(session: Session, name: str, version: int) -> dict[str, Any]:
-    """One version's definition, or {} when it is not stored."""
-    row = session.scalar(select(CadenceVersion).where(CadenceVersion.name == name, CadenceVersion.version == version))
-    return row.definition if row is not None else {}
+def version(session: Session, name: str, number: int) -> CadenceVersion | None:
+    return session.scalar(select(CadenceVersion).where(CadenceVersion.name == name, CadenceVersion.version == number))

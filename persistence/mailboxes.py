@@ -27,6 +27,13 @@ def count_between(session: Session, email: str, since: datetime, until: datetime
         MailboxSend.mailbox == email, MailboxSend.at >= since, MailboxSend.at < until)) or 0
 
 
+def usage(session: Session, email: str, now: datetime) -> tuple[int, int]:
+    """Sends counted this UTC day and this UTC hour, the periods the caps meter."""
+    today, hour = day_start(now), hour_start(now)
+    return (count_between(session, email, today, today + timedelta(days=1)),
+            count_between(session, email, hour, hour + timedelta(hours=1)))
+
+
 def reserve(session: Session, mailbox: Mailbox, touch_id: str, now: datetime) -> Slot | None:
     """Count the touch against the mailbox, or say when it may go. Reservations of one mailbox
     are serialised by a write on its row, so two workers cannot both take the last place."""
@@ -37,18 +44,11 @@ def reserve(session: Session, mailbox: Mailbox, touch_id: str, now: datetime) ->
     if earlier is not None:  # the lead changed hands between attempts: count it on the new mailbox
         session.delete(earlier)
         session.flush()
-    today, hour = day_start(now), hour_start(now)
-    slot = next_slot(now, caps_of(mailbox), count_between(session, mailbox.email, today, today + timedelta(days=1)),
-                     count_between(session, mailbox.email, hour, hour + timedelta(hours=1)))
+    slot = next_slot(now, caps_of(mailbox), *usage(session, mailbox.email, now))
     if slot is None:
         session.add(MailboxSend(touch_id=touch_id, mailbox=mailbox.email, at=now))
         session.flush()
     return slot
-
-
-def sent_on(session: Session, email: str, day: date) -> int:
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    return count_between(session, email, start, start + timedelta(days=1))
 
 
 def planned_emails(session: Session, mailbox: Mailbox, default_email: str) -> dict[date, int]:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.harness import eventually
 from tests.support.live import (
-    free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
+    add_unstarted_lead, free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -248,14 +248,7 @@ async def test_ranking_table_is_published(live):
 
 
 async def test_an_event_before_the_workflow_runs_starts_it_and_is_not_lost(live, any_db):
-    from persistence import leads as lead_store
-    from workflows.lead_cadence import workflow_id_for
-
-    with any_db.session() as s:  # the row is there, the workflow not yet (as between commit and start)
-        lead_id = lead_store.new_lead_id()
-        lead_store.add(s, id=lead_id, workflow_id=workflow_id_for(lead_id), email=f"{lead_id}@example.com",
-                       source="form_fill", rank="A", cadence_name="rank-a", cadence_version=1,
-                       timezone="UTC", custom={})
+    lead_id = add_unstarted_lead(any_db)
     r = await live.post(f"/leads/{lead_id}/signals/reply", json={"intent": "neutral", "event_id": "early"})
     assert r.status_code == 202, r.text
 

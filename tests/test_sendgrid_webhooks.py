@@ -13,7 +13,7 @@ from sqlalchemy import select
 from messaging import tokens
 from persistence.models import ProviderEvent, Suppression
 from tests.support.harness import eventually
-from tests.support.live import free_port, serving_api, settings_for
+from tests.support.live import add_unstarted_lead, free_port, serving_api, settings_for
 from tests.support.sendgrid_signing import WEBHOOK_KEY, SigningKey
 from tests.test_api_e2e import dev_server, lead_body, live  # noqa: F401  (fixtures)
 
@@ -224,14 +224,7 @@ async def test_forged_and_unknown_routing_tokens_are_rejected(live):
 
 
 async def test_a_spam_report_suppresses_at_once_even_when_the_lead_cannot_be_signalled(live, any_db):
-    from persistence import leads as lead_store
-    from workflows.lead_cadence import workflow_id_for
-
-    with any_db.session() as s:  # a lead whose workflow cannot be started (its cadence is missing)
-        lead_id = lead_store.new_lead_id()
-        lead_store.add(s, id=lead_id, workflow_id=workflow_id_for(lead_id), email=f"{lead_id}@example.com",
-                       source="form_fill", rank="A", cadence_name="ghost", cadence_version=1, timezone="UTC",
-                       custom={})
+    lead_id = add_unstarted_lead(any_db, cadence_name="ghost")  # its workflow cannot start: no such cadence
     sent = {"to": f"{lead_id}@example.com", "lead_id": lead_id, "touch_id": None}
     batch = [sg_event("spamreport", sent)]
     for _ in range(2):  # SendGrid retries a failed batch: the event is handled in full each time

@@ -15,14 +15,15 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from domain import schedule
     from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS, Cadence, Step
-    from domain.durations import parse_duration
     from domain.accounts import ACCOUNT_REPLY_INTENTS
+    from domain.durations import parse_duration
     from domain.events import Decision, LeadEvent, decide
     from domain.migration import MigrationPlan, plan_migration
     from domain.stages import ENDED_STATUSES, FINAL_STAGES, Reason, Stage, Status
     from workflows.messages import (
         CreateTaskInput, EscalateTaskInput, EventRecord, LeadCadenceInput, LeadState, MigrateRequest, NextTouch,
-        OpenTask, PauseAccountInput, ReassignTasksInput, RecordStateInput, SendEmailInput, TaskChange, TouchRecord, TouchResult,
+        OpenTask, PauseAccountInput, ReassignTasksInput, RecordStateInput, SendEmailInput, TaskChange, TouchRecord,
+        TouchResult,
     )
 
 ACTIVITY_RETRY = RetryPolicy(
@@ -157,14 +158,14 @@ class LeadCadenceWorkflow:
         while self._migrations:
             request = self._migrations.pop(0)
             new = request.cadence
-            plan = migration_plan(s, new)
             refusal = self._migration_refusal(request)
             if refusal:  # the lead moved on between the request and now
-                self._migrated[request.request_id] = MigrationPlan(plan.from_version, new.version, note=refusal)
+                self._migrated[request.request_id] = MigrationPlan(s.cadence.version, new.version, note=refusal)
                 continue
             if request.reengage:
                 self._migrated[request.request_id] = self._reengage(request)
                 continue
+            plan = migration_plan(s, new)
             s.cadence, s.step_index, s.done_step_ids, s.next_touch = new, plan.step_index, plan.done, None
             s.deferred_until = None
             if s.open_task:
@@ -501,12 +502,11 @@ class LeadCadenceWorkflow:
         holidays = cadence.holiday_set()  # resolved at enrolment: never the holidays package here
         due = schedule.next_due(s.anchor, parse_duration(step.wait), tz=s.timezone, window=window,
                                 business_days=cadence.business_days, holidays=holidays)
-        now = workflow.now()
-        if due < now:  # after a pause: the touch happens at the next moment the window allows
-            due = schedule.next_due(now, timedelta(0), tz=s.timezone, window=window,
-                                    business_days=cadence.business_days, holidays=holidays)
-        if s.deferred_until and due < s.deferred_until:  # the mailbox is full until then
-            due = schedule.next_due(s.deferred_until, timedelta(0), tz=s.timezone, window=window,
+        # Not before now (after a pause) nor before the mailbox has room (a deferred email): then
+        # at the next moment the window allows.
+        earliest = max(workflow.now(), s.deferred_until or workflow.now())
+        if due < earliest:
+            due = schedule.next_due(earliest, timedelta(0), tz=s.timezone, window=window,
                                     business_days=cadence.business_days, holidays=holidays)
         return due
 

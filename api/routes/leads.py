@@ -180,17 +180,17 @@ def send_signal(lead_id: str, name: SignalName, session: SessionDep, settings: S
 
 
 def _event_for(name: str, body: SignalBody, lead: Lead) -> LeadEvent:
+    today = datetime.now(ZoneInfo(lead.timezone)).date()  # dates in a reply are the lead's calendar
     if name == "reply" and body.intent is None:
         if not body.text:
             raise unprocessable("intent", "give an intent, or the reply text to classify")
         from messaging.classifier import classify  # deterministic rules; see its module
 
-        verdict = classify(body.text, today=datetime.now(ZoneInfo(lead.timezone)).date())
-        body.intent = verdict.intent
+        body.intent = classify(body.text, today=today).intent
     if name == "reply" and body.intent == "out_of_office" and body.return_date is None and body.text:
         from messaging.classifier import find_return_date  # the date the text states, if any
 
-        body.return_date = find_return_date(body.text, datetime.now(ZoneInfo(lead.timezone)).date())
+        body.return_date = find_return_date(body.text, today)
     if name == "call_outcome" and body.outcome is None:
         raise unprocessable("outcome", "is required for call_outcome")
     if name == "reassign" and not body.owner:

@@ -1,7 +1,7 @@
 """Sending mailboxes (SPEC 2.7): caps and ramp, with today's use and a forecast of the coming days."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
@@ -45,13 +45,12 @@ def _public(session, settings, mailbox: Mailbox, days: int) -> dict:
     now = datetime.now(timezone.utc)
     today = now.date()
     caps = store.caps_of(mailbox)
-    sent_today = store.sent_on(session, mailbox.email, today)
-    hour = now.replace(minute=0, second=0, microsecond=0)
+    sent_today, sent_this_hour = store.usage(session, mailbox.email, now)
     return {
         "email": mailbox.email, "name": mailbox.name, "daily_cap": mailbox.daily_cap,
         "hourly_cap": mailbox.hourly_cap, "ramp": mailbox.ramp or [], "created_at": mailbox.created_at,
         "today": {"cap": caps.daily_on(today), "sent": sent_today,
-                  "sent_this_hour": store.count_between(session, mailbox.email, hour, hour + timedelta(hours=1))},
+                  "sent_this_hour": sent_this_hour},
         "forecast": forecast(caps, today, days, store.planned_emails(session, mailbox, settings.cadence_from_email),
                              sent_today),
     }

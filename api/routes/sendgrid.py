@@ -23,7 +23,6 @@ from api import lead_workflows
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.routes.webhooks import raw_body
 from domain.events import LeadEvent
-from domain.stages import ENDED_STATUSES, FINAL_STAGES
 from messaging import tokens
 from messaging.classifier import classify, strip_quoted
 from messaging.sendgrid_events import (
@@ -105,12 +104,10 @@ def _apply(event: EmailEvent, session, settings, temporal) -> str:
 
 def _signal(session, settings, temporal, lead: Lead, name: str, event: LeadEvent) -> str:
     """Signal the lead's workflow; an ended cadence needs nothing more. Other failures raise 503."""
-    if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
-        return f"lead {lead.id} is already {lead.stage}: nothing more to do"
     try:
         lead_workflows.signal(session, settings, temporal, lead, name, event)
-    except lead_workflows.CadenceEnded:
-        return f"the cadence of lead {lead.id} has ended"
+    except lead_workflows.CadenceEnded as ended:
+        return str(ended)
     return f"{event.type} signalled to lead {lead.id}"
 
 

@@ -10,7 +10,6 @@ from api import lead_workflows
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas import TaskComplete, TaskPublic, TasksPublic
 from domain.events import LeadEvent
-from domain.stages import ENDED_STATUSES
 from persistence import leads as lead_store
 from persistence.models import Lead, Task, utcnow
 
@@ -48,15 +47,14 @@ def complete_task(task_id: str, body: TaskComplete, session: SessionDep, setting
         session.rollback()
         raise HTTPException(409, f"task {task_id} is no longer open")
     session.commit()
-    if lead.status not in ENDED_STATUSES:
-        try:
-            lead_workflows.signal(session, settings, temporal, lead, "task_completed", event)
-        except lead_workflows.CadenceEnded:
-            pass  # the cadence ended meanwhile (a hand-off task outlives it): closing the row is all there is to do
-        except HTTPException:  # not delivered: the task stays open to try again
-            session.execute(update(Task).where(Task.id == task_id).values(
-                status="open", outcome=None, notes=None, completed_at=None))
-            session.commit()
-            raise
+    try:
+        lead_workflows.signal(session, settings, temporal, lead, "task_completed", event)
+    except lead_workflows.CadenceEnded:
+        pass  # the cadence ended (a hand-off task outlives it): closing the row is all there is to do
+    except HTTPException:  # not delivered: the task stays open to try again
+        session.execute(update(Task).where(Task.id == task_id).values(
+            status="open", outcome=None, notes=None, completed_at=None))
+        session.commit()
+        raise
     session.refresh(task)
     return task

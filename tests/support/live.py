@@ -77,3 +77,16 @@ async def running_worker(client, settings: Settings, db: Database):
         worker: Worker = build_worker(client, settings, db, executor)
         async with worker:
             yield worker
+
+
+def add_unstarted_lead(db: Database, cadence_name: str = "rank-a") -> str:
+    """A lead row whose workflow never ran, as between the row's commit and the workflow's start."""
+    from persistence import leads as lead_store
+    from workflows.lead_cadence import workflow_id_for
+
+    with db.session() as s:
+        lead_id = lead_store.new_lead_id()
+        lead_store.add(s, id=lead_id, workflow_id=workflow_id_for(lead_id), email=f"{lead_id}@example.com",
+                       source="form_fill", rank="A", cadence_name=cadence_name, cadence_version=1, timezone="UTC",
+                       custom={})
+    return lead_id
