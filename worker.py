@@ -24,11 +24,11 @@ log = logging.getLogger("cadence.worker")
 
 
 def build_activities(settings: Settings, db: Database) -> TouchActivities:
-    mailer = SendGridMailer(settings.sendgrid_api_key, settings.sendgrid_host) if settings.sendgrid_api_key else None
+    mailer = SendGridMailer(settings.sendgrid_api_key.get_secret_value(), settings.sendgrid_host) if settings.sendgrid_api_key else None
     return TouchActivities(
         db, mailer=mailer,
         sender=Sender(settings.cadence_from_email, settings.cadence_from_name),
-        links=Links(settings.cadence_public_url, settings.cadence_inbound_domain, settings.cadence_secret_key),
+        links=Links(settings.cadence_public_url, settings.cadence_inbound_domain, settings.secret()),
     )
 
 

@@ -244,3 +244,89 @@ class MailboxSend(Base):
     touch_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     mailbox: Mapped[str] = mapped_column(ForeignKey("mailboxes.email"))
     at: Mapped[datetime]
+
+
+# ---- identities, audit and personal data (who may call what; what may be read) ----------
+class ApiKey(Base):
+    """A machine credential; only a hash of the key is kept, the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    rep_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the key
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to recognise it
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class User(Base):
+    """A person who logs in to the web UI; the password is kept as an Argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    rep_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
+class UiSession(Base):
+    """A logged-in browser; the cookie carries a signed random id whose hash is the key here,
+    so logging out (or disabling the user) ends the session everywhere at once."""
+
+    __tablename__ = "ui_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who changed configuration or credentials, when, and what changed; rows are never changed."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))  # "key:<id>", "user:<id>" or "system"
+    actor_name: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))  # e.g. "cadence.created", "api_key.revoked"
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(320))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LeadKey(Base):
+    """A lead's own data key for its Temporal payloads, wrapped by a payload key from settings.
+    Deleting the row is crypto-shredding: the lead's history can no longer be decrypted."""
+
+    __tablename__ = "lead_keys"
+
+    lead_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # no FK: outlives nothing
+    wrapping_key_id: Mapped[str] = mapped_column(String(40))
+    wrapped_key: Mapped[str] = mapped_column(String(200))  # base64 of nonce + AES-GCM ciphertext
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErasedSuppression(Base):
+    """The suppression of an erased person: only a keyed hash of the address is kept, so the
+    address is never emailed again and cannot be read back (GDPR Art. 17 with Art. 21)."""
+
+    __tablename__ = "erased_suppressions"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256 hex
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

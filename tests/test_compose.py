@@ -351,7 +351,7 @@ def test_app_environment_is_valid_settings(monkeypatch):
     settings = config.Settings(_env_file=None)  # validates types, timezone, production secret
 
     assert settings.cadence_env == "production"
-    assert settings.cadence_secret_key == MINIMAL_SHELL["CADENCE_SECRET_KEY"]
+    assert settings.secret() == MINIMAL_SHELL["CADENCE_SECRET_KEY"]
     assert settings.database_url and settings.database_url.startswith("postgresql+psycopg://")
     db = urlsplit(settings.database_url)
     assert db.hostname == "app-db" and (db.port or 5432) == 5432, settings.database_url

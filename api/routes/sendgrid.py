@@ -141,7 +141,7 @@ def inbound_reply(session: SessionDep, settings: SettingsDep, temporal: Temporal
     token = _routing_token(envelope, to, cc)
     if token is None:
         raise HTTPException(404, "no reply+<token>@ address among the recipients: not a reply to a cadence email")
-    lead_id = tokens.verify("reply", token, settings.cadence_secret_key)
+    lead_id = tokens.verify("reply", token, settings.secret())
     if lead_id is None:
         raise HTTPException(403, "the routing token is forged or altered")
     lead = session.get(Lead, lead_id)

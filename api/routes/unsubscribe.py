@@ -24,7 +24,7 @@ margin: 4rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5">
 
 
 def _lead_for(token: str, session, settings) -> Lead:
-    lead_id = tokens.verify("unsubscribe", token, settings.cadence_secret_key)
+    lead_id = tokens.verify("unsubscribe", token, settings.secret())
     lead = session.get(Lead, lead_id) if lead_id else None
     if lead is None:
         raise HTTPException(404, "this unsubscribe link is not valid")

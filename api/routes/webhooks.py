@@ -48,7 +48,7 @@ def dialer_event(raw: Annotated[bytes, Depends(raw_body)], request: Request, ses
     if not settings.dialer_webhook_secret:
         raise HTTPException(503, "DIALER_WEBHOOK_SECRET is not set: dialer events are refused")
     given = request.headers.get(SIGNATURE_HEADER, "")
-    if not hmac.compare_digest(given.encode(), sign_body(raw, settings.dialer_webhook_secret).encode()):
+    if not hmac.compare_digest(given.encode(), sign_body(raw, settings.dialer_webhook_secret.get_secret_value()).encode()):
         raise HTTPException(401, f"missing or wrong {SIGNATURE_HEADER}")
     try:
         event = CallEvent.model_validate(json.loads(raw))
