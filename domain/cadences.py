@@ -5,12 +5,14 @@ the path of the offending field, so an editor can fix a definition in one pass.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
 from domain import holidays as calendars
 from domain.durations import parse_duration
+from domain.payloads import json_size_over
 from domain.ranks import RANKS
 from domain.schedule import SendWindow
 
@@ -21,6 +23,22 @@ PHONE_CHANNELS = frozenset({"call", "sms"})
 MIN_STEPS = 6
 MIN_CHANNELS = 2
 ON_COMPLETE = ("nurture", "not_interested", "none")
+
+# Bounds: a definition travels in every lead's workflow input, and its ids end up in keys of
+# the read model, so each has a limit that keeps both within what they can hold.
+MAX_STEPS = 50
+MAX_VARIANTS = 10  # per step
+MAX_DURATION = timedelta(days=365)  # any wait, SLA or expiry
+MAX_DEFINITION_BYTES = 128 * 1024  # the whole definition as JSON, about
+MAX_NAME = 100  # cadence_versions.name, leads.cadence_name
+MAX_DESCRIPTION = 2_000
+# Touch and task ids are `<lead id>-<cycle>-<step id>` in String(120) columns, with 12-character
+# lead ids: a 64-character step id leaves room for a cycle number of 40 digits. They are also
+# path segments (`/tasks/{id}/complete`), hence the plain characters.
+MAX_STEP_ID = 64
+STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_VARIANT_ID = 40  # touches.variant
+MAX_TEXT = {"subject": 1_000, "body": 20_000, "instructions": 20_000}  # characters of a content field
 
 # How long a rep task may stay open before it escalates, and at all (SPEC 2.4).
 DEFAULT_SLA = {"call": "PT4H", "linkedin": "P1D", "sms": "PT4H", "manual_email": "P1D", "task": "P1D"}
@@ -138,6 +156,8 @@ def validate_cadence(data: Any, check_template: TemplateCheck | None = None) -> 
     """Every problem of a cadence definition; an empty list means it is valid."""
     if not isinstance(data, dict):
         return [Problem("", "a cadence must be a JSON object")]
+    if json_size_over(data, MAX_DEFINITION_BYTES):
+        return [Problem("", f"the definition is larger than {MAX_DEFINITION_BYTES // 1024} KB as JSON")]
     problems: list[Problem] = []
     add = lambda where, msg: problems.append(Problem(where, msg))  # noqa: E731
 
@@ -146,6 +166,11 @@ def validate_cadence(data: Any, check_template: TemplateCheck | None = None) -> 
         add("name", "is required")
     elif not all(c.isalnum() or c in "-_" for c in name):
         add("name", "may contain only letters, digits, '-' and '_'")
+    elif len(name) > MAX_NAME:
+        add("name", f"is {len(name)} characters long; at most {MAX_NAME}")
+    description = data.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        add("description", f"must be text of at most {MAX_DESCRIPTION} characters")
     ranks = data.get("ranks", [])
     if not isinstance(ranks, list) or any(r not in RANKS for r in ranks):
         add("ranks", f"must be a list of {', '.join(RANKS)}")
@@ -168,6 +193,9 @@ def validate_cadence(data: Any, check_template: TemplateCheck | None = None) -> 
         return problems
     if len(steps) < MIN_STEPS:
         add("steps", f"has {len(steps)} steps; a cadence needs at least {MIN_STEPS}")
+    if len(steps) > MAX_STEPS:  # each step is not looked at: the count is the problem
+        add("steps", f"has {len(steps)} steps; a cadence may have at most {MAX_STEPS}")
+        return problems
     channels = {s.get("channel") for s in steps if isinstance(s, dict)} & set(CHANNELS)
     if len(channels) < MIN_CHANNELS:
         add("steps", f"uses {len(channels)} channel(s); a cadence needs at least {MIN_CHANNELS}")
@@ -184,6 +212,9 @@ def _step_problems(where: str, step: Any, seen_ids: set[str], check: TemplateChe
     step_id = step.get("id")
     if not isinstance(step_id, str) or not step_id:
         out.append(Problem(f"{where}.id", "is required (a stable id lets new versions keep steps)"))
+    elif len(step_id) > MAX_STEP_ID or not STEP_ID.fullmatch(step_id):
+        out.append(Problem(f"{where}.id", f"must be at most {MAX_STEP_ID} letters, digits, '.', '_' or '-', "
+                                          "starting with a letter or digit"))
     elif step_id in seen_ids:
         out.append(Problem(f"{where}.id", f"duplicate step id {step_id!r}"))
     else:
@@ -202,9 +233,12 @@ def _step_problems(where: str, step: Any, seen_ids: set[str], check: TemplateChe
             out.append(Problem(f"{where}.{key}", f"{value!r} is negative; waits must be zero or more"))
             continue
         try:
-            parse_duration(value)
+            length = parse_duration(value)
         except ValueError as exc:
             out.append(Problem(f"{where}.{key}", str(exc)))
+            continue
+        if length > MAX_DURATION:
+            out.append(Problem(f"{where}.{key}", f"{value!r} is longer than P{MAX_DURATION.days}D"))
     if not isinstance(step.get("anytime", False), bool):
         out.append(Problem(f"{where}.anytime", "must be true or false"))
     if channel in CONTENT_FIELDS:
@@ -218,10 +252,16 @@ def _content_problems(where: str, channel: str, step: dict, check: TemplateCheck
     variants = step.get("variants") or []
     if not isinstance(variants, list):
         return [Problem(f"{where}.variants", "must be a list of {id, subject, body}")]
-    sources = [(where, step)] + [(f"{where}.variants[{j}]", v) for j, v in enumerate(variants)]
-    for j, v in enumerate(variants):
+    checked = variants
+    if len(variants) > MAX_VARIANTS:
+        out.append(Problem(f"{where}.variants", f"has {len(variants)} variants; at most {MAX_VARIANTS}"))
+        checked = []  # each is not looked at: the count is the problem
+    sources = [(where, step)] + [(f"{where}.variants[{j}]", v) for j, v in enumerate(checked)]
+    for j, v in enumerate(checked):
         if not isinstance(v, dict) or not v.get("id"):
             out.append(Problem(f"{where}.variants[{j}].id", "is required"))
+        elif not isinstance(v["id"], str) or len(v["id"]) > MAX_VARIANT_ID:
+            out.append(Problem(f"{where}.variants[{j}].id", f"must be text of at most {MAX_VARIANT_ID} characters"))
     for path, holder in sources:
         if not isinstance(holder, dict):
             continue
@@ -237,7 +277,11 @@ def _content_problems(where: str, channel: str, step: dict, check: TemplateCheck
             if not isinstance(text, str):
                 out.append(Problem(f"{path}.{key}", "must be text"))
                 continue
+            if len(text) > MAX_TEXT[key]:
+                out.append(Problem(f"{path}.{key}", f"is {len(text)} characters long; at most {MAX_TEXT[key]}"))
+                continue
             problem = check(text) if check else None
             if problem:
                 out.append(Problem(f"{path}.{key}", problem))
     return out
+

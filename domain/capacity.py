@@ -9,6 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+# What a mailbox's caps may be set to: providers meter one mailbox far below these.
+MAX_DAILY_CAP = 50_000
+MAX_HOURLY_CAP = 10_000
+
+
+def hourly_cap_problem(daily: int | None, hourly: int | None) -> str | None:
+    """Why an hourly cap does not go with a daily one, or None."""
+    if daily is not None and hourly is not None and hourly > daily:
+        return f"{hourly} per hour is more than the daily cap of {daily}"
+    return None
+
 
 @dataclass(frozen=True)
 class Caps:

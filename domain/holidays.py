@@ -16,6 +16,7 @@ import holidays as holidays_package
 # and for years of nurture cycles, while keeping the workflow's snapshot small.
 YEARS_AHEAD = 2
 CALENDAR_KEYS = ("country", "subdivision", "dates")
+MAX_DATES = 366  # custom dates of one calendar
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -42,6 +43,9 @@ def problems(calendar: Any) -> list[tuple[str, str]]:
     dates = calendar.get("dates", [])
     if not isinstance(dates, list):
         out.append((".dates", "must be a list of dates such as 2026-12-24"))
+        dates = []
+    if len(dates) > MAX_DATES:  # they travel in every lead's snapshot
+        out.append((".dates", f"has {len(dates)} dates; at most {MAX_DATES}"))
         dates = []
     for i, value in enumerate(dates):
         if _to_date(value) is None:

@@ -296,3 +296,157 @@ def test_from_dict_defaults_and_step_defaults() -> None:
     assert cadence.steps[0].is_task is False and call.is_task is True
     assert cadence.steps[0].anytime is True and call.anytime is False
     assert cadence.repeat is False and cadence.version == 1
+
+
+# --- bounds ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["wait", "sla", "expires"])
+def test_durations_longer_than_a_year_are_refused(key: str) -> None:
+    data = valid()
+    data["steps"][1][key] = "P365D"
+    assert problems(data) == []
+    for too_long in ("P366D", "P53W", "P365DT1S", "PT8761H"):
+        data["steps"][1][key] = too_long
+        found = problems(data)
+        assert [p.field for p in found] == [f"steps[1].{key}"], too_long
+        assert "P365D" in found[0].message
+
+
+def test_at_most_fifty_steps_and_the_count_is_the_only_problem() -> None:
+    data = valid()
+    data["steps"] = [dict(data["steps"][i % 6], id=f"s{i}") for i in range(50)]
+    assert problems(data) == []
+    data["steps"].append(dict(data["steps"][0], id="s50"))
+    found = problems(data)
+    assert [p.field for p in found] == ["steps"]
+    assert "51 steps" in found[0].message and "at most 50" in found[0].message
+    data["steps"] = [{"id": "x", "channel": "fax", "wait": "soon"}] * 1_000  # not a thousand problems each
+    assert [p.field for p in problems(data)] == ["steps"]
+
+
+def test_at_most_ten_variants_per_step() -> None:
+    data = valid()
+    data["steps"][0]["variants"] = [{"id": f"v{j}", "subject": "S", "body": "B"} for j in range(10)]
+    assert problems(data) == []
+    data["steps"][0]["variants"].append({"id": "v10", "subject": "S", "body": "B"})
+    found = problems(data)
+    assert [p.field for p in found] == ["steps[0].variants"]
+    assert "11 variants" in found[0].message
+
+
+def test_variant_ids_fit_their_column() -> None:
+    data = valid()
+    data["steps"][0]["variants"][1]["id"] = "v" * 41
+    assert fields(data) == ["steps[0].variants[1].id"]
+    data["steps"][0]["variants"][1]["id"] = 7
+    assert fields(data) == ["steps[0].variants[1].id"]
+
+
+@pytest.mark.parametrize("step_id", ["s" * 65, "has space", "a/b", "-leading", "é", "a?b"])
+def test_step_ids_are_short_plain_words(step_id: str) -> None:
+    data = valid()
+    data["steps"][2]["id"] = step_id
+    found = problems(data)
+    assert [p.field for p in found] == ["steps[2].id"]
+    assert "at most 64" in found[0].message
+
+
+def test_the_longest_step_id_fits_every_id_built_from_it() -> None:
+    from persistence.models import Task, Touch
+
+    data = valid()
+    data["steps"][2]["id"] = "s" * 64
+    assert problems(data) == []
+    lead_id, cycle = "L" * 12, 10 ** 12  # a nurture lead going round monthly never gets near
+    touch_id = f"{lead_id}-{cycle}-{data['steps'][2]['id']}"
+    assert len(touch_id) <= Touch.__table__.c.id.type.length == Task.__table__.c.id.type.length
+    assert len(data["steps"][2]["id"]) <= Touch.__table__.c.step_id.type.length
+
+
+def test_cadence_name_fits_its_column() -> None:
+    from persistence.models import CadenceVersion
+
+    limit = CadenceVersion.__table__.c.name.type.length
+    data = valid()
+    data["name"] = "n" * limit
+    assert problems(data) == []
+    data["name"] = "n" * (limit + 1)
+    found = problems(data)
+    assert [p.field for p in found] == ["name"] and f"at most {limit}" in found[0].message
+
+
+def test_description_is_bounded_text() -> None:
+    data = valid()
+    data["description"] = "d" * 2001
+    assert fields(data) == ["description"]
+    data["description"] = {"not": "text"}
+    assert fields(data) == ["description"]
+
+
+@pytest.mark.parametrize(("key", "limit"), [("subject", 1_000), ("body", 20_000)])
+def test_content_text_length_is_bounded(key: str, limit: int) -> None:
+    data = valid()
+    data["steps"][3][key] = "x" * limit
+    assert problems(data) == []
+    data["steps"][3][key] = "x" * (limit + 1)
+    found = problems(data)
+    assert [p.field for p in found] == [f"steps[3].{key}"]
+    assert f"at most {limit}" in found[0].message
+    assert validate_cadence(data) == found  # bounded even without the template check
+
+
+def test_instructions_length_is_bounded() -> None:
+    data = valid()
+    data["steps"][2]["instructions"] = "x" * 20_001
+    assert fields(data) == ["steps[2].instructions"]
+
+
+def test_a_definition_larger_than_its_bound_is_one_problem() -> None:
+    data = valid()
+    # every field within its own bound, the whole too large to travel in each lead's workflow input
+    data["steps"] = [dict(data["steps"][3], id=f"s{i}", body="b" * 19_000) for i in range(49)] + data["steps"][:1]
+    found = problems(data)
+    assert [p.field for p in found] == [""] and "KB" in found[0].message
+
+
+def test_a_self_repeating_structure_is_refused_at_once() -> None:
+    import time
+
+    # What YAML anchors can build: one small list referenced ten times per level, 10^9 leaves.
+    bomb: list = ["x" * 10]
+    for _ in range(9):
+        bomb = [bomb] * 10
+    data = valid()
+    data["holidays"] = {"dates": bomb}
+    started = time.monotonic()
+    found = problems(data)
+    assert time.monotonic() - started < 1
+    assert [p.field for p in found] == [""]
+
+
+def test_custom_holiday_dates_are_bounded() -> None:
+    data = valid()
+    data["holidays"] = {"dates": [f"2026-01-{d:02d}" for d in range(1, 29)] * 14}  # 392 entries
+    found = problems(data)
+    assert [p.field for p in found] == ["holidays.dates"] and "at most 366" in found[0].message
+
+
+@pytest.mark.parametrize(("text", "construct"), [
+    ("{{ ''.__class__ }}", "'__class__'"),
+    ("{{ 'x' * 50000000 }}", "'*'"),
+    ("{{ 9**9**9 }}", "'**'"),
+    ("{% for i in range(1000000000) %}x{% endfor %}", "loop"),
+    ("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", "macro"),
+    ("{{ first_name | center(999999999) }}", "'center'"),
+])
+def test_template_bombs_name_the_field_and_are_refused_fast(text: str, construct: str) -> None:
+    import time
+
+    data = valid()
+    data["steps"][2]["instructions"] = text
+    started = time.monotonic()
+    found = problems(data)
+    assert time.monotonic() - started < 1
+    assert [p.field for p in found] == ["steps[2].instructions"]
+    assert construct in found[0].message
