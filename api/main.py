@@ -12,7 +12,7 @@ from api.routes import (
     cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui, unsubscribe,
     webhooks,
 )
-from config import Settings, get_settings
+from config import Settings, api_production_problems, get_settings
 from persistence.db import Database, database_for
 from temporal_client import connect
 
@@ -21,6 +21,9 @@ log = logging.getLogger("cadence.api")
 
 def create_app(settings: Settings | None = None, db: Database | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    problems = api_production_problems(settings)
+    if problems:  # production fails closed: no webhook or payload without its secret, ever
+        raise RuntimeError("the API refuses to start with CADENCE_ENV=production:\n  " + "\n  ".join(problems))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

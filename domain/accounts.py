@@ -15,3 +15,15 @@ def account_domain(email: str) -> str | None:
     """The company domain of an address, or None for personal mailboxes."""
     domain = email.rpartition("@")[2].strip().lower()
     return None if not domain or domain in PERSONAL_DOMAINS else domain
+
+
+def sender_is_lead_or_company(lead_email: str, sender: str | None) -> bool:
+    """Whether a reply's From address is the lead's own or one at its company's domain. On a
+    mailbox provider's domain (no company domain), only the lead's own address counts."""
+    address = (sender or "").strip().lower()
+    if not address or "@" not in address:
+        return False
+    if address == lead_email.strip().lower():
+        return True
+    company = account_domain(lead_email)
+    return company is not None and address.rpartition("@")[2] == company

@@ -1,6 +1,7 @@
 """What each event does to a lead (SPEC 2.3, 2.8), as a pure decision the workflow carries out."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS
@@ -13,13 +14,25 @@ CALL_OUTCOMES = ("connected_positive", "connected_neutral", "connected_negative"
                  "voicemail", "no_answer", "wrong_number")
 TASK_OUTCOMES = ("done", "skipped") + CALL_OUTCOMES
 QUALIFICATION_QUESTIONS = ("need", "budget", "authority", "timeline")
+# Event ids name rows and tasks of bounded width (a follow-up task is `<lead id>-<event id>`, at
+# most 120 characters): ids from outside (Message-IDs, a dialer's ids) longer than this are hashed.
+MAX_EXTERNAL_ID = 64
+
+
+def bounded_id(raw: str) -> str:
+    """`raw` itself when short enough, else a stable hash of it of fixed length."""
+    if len(raw) <= MAX_EXTERNAL_ID:
+        return raw
+    return "sha256-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
 @dataclass
 class LeadEvent:
     """One thing that happened to a lead. `event_id` makes redelivery harmless."""
 
-    type: str  # a name of SIGNALS, or "task_completed", "missed_call", "bounce", "spam_report", "unsubscribe"
+    # a name of SIGNALS, or "task_completed", "missed_call", "bounce", "spam_report", "unsubscribe",
+    # "unverified_reply" (an email reply from a sender who is neither the lead nor its company)
+    type: str
     event_id: str
     at: str | None = None
     channel: str | None = None
@@ -74,6 +87,8 @@ def decide(stage: Stage, event: LeadEvent) -> Decision:
     kind = event.type
     if kind == "reply":
         return _reply(stage, event.intent)
+    if kind == "unverified_reply":  # on the timeline for a person to review; it moves nothing
+        return Decision()
     if kind == "meeting_booked":
         return _qualified(Reason.MEETING_BOOKED, "Meeting booked: prepare and hand off.")
     if kind in ("call_outcome", "task_completed"):

@@ -1,5 +1,9 @@
-"""Events posted by the email provider: each recorded once, and its mark left on the touch."""
+"""Events posted by providers (the email provider, the dialer): each recorded once, and an email
+event's mark left on its touch."""
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -14,15 +18,22 @@ def seen(session: Session, event_id: str) -> bool:
 
 
 def claim(session: Session, event: EmailEvent, lead_id: str | None) -> ProviderEvent | None:
-    """The new record for `event`, or None when it was seen before (providers redeliver).
+    """The new record for `event`, or None when it was seen before (providers redeliver)."""
+    return claim_id(session, event.id, event.type, lead_id, event.at, {"email": event.email, **event.detail},
+                    touch_id=event.touch_id)
+
+
+def claim_id(session: Session, event_id: str, kind: str, lead_id: str | None, at: datetime,
+             data: dict[str, Any], touch_id: str | None = None) -> ProviderEvent | None:
+    """The new record for the event `event_id` (e.g. "sendgrid:...", "dialer:..."), or None when
+    it was seen before.
 
     An INSERT ... ON CONFLICT DO NOTHING inside the caller's transaction, not a savepoint: if
     the rest of the event's handling fails, the claim is rolled back with it and a redelivery
     is handled in full."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = session.scalar(insert(ProviderEvent).values(
-        id=event.id, type=event.type, lead_id=lead_id, touch_id=event.touch_id, at=event.at, effect="",
-        data={"email": event.email, **event.detail},
+        id=event_id, type=kind, lead_id=lead_id, touch_id=touch_id, at=at, effect="", data=data,
     ).on_conflict_do_nothing(index_elements=["id"]).returning(ProviderEvent.id))
     return session.get(ProviderEvent, inserted) if inserted else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 
-from domain.accounts import account_domain
+from domain.accounts import account_domain, sender_is_lead_or_company
 from tests.support.harness import DAY, eventually, make_cadence, running_worker
 
 
@@ -12,6 +12,17 @@ from tests.support.harness import DAY, eventually, make_cadence, running_worker
 def test_the_account_is_the_company_domain_not_a_mailbox_provider():
     assert account_domain("Ada@Engines.example") == "engines.example"
     assert account_domain("ada@gmail.com") is None
+
+
+def test_a_reply_is_verified_when_it_comes_from_the_lead_or_its_company():
+    assert sender_is_lead_or_company("Ada@Engines.example", "ada@engines.example")
+    assert sender_is_lead_or_company("ada@engines.example", "Charles@ENGINES.example")  # a colleague
+    assert not sender_is_lead_or_company("ada@engines.example", "ada@engines.example.evil")
+    assert not sender_is_lead_or_company("ada@engines.example", "mallory@elsewhere.example")
+    assert sender_is_lead_or_company("ada@gmail.com", "ada@gmail.com")
+    assert not sender_is_lead_or_company("ada@gmail.com", "someone@gmail.com")  # a provider is no company
+    assert not sender_is_lead_or_company("ada@engines.example", None)
+    assert not sender_is_lead_or_company("ada@engines.example", "engines.example")
 
 
 async def test_a_reply_from_one_of_three_leads_pauses_the_other_two(time_env, sqlite_db):

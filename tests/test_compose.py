@@ -35,8 +35,16 @@ APP_SERVICES = ("migrate", "api", "worker")  # built from ./Dockerfile, configur
 # is usually a typo (pydantic-settings silently ignores it, extra="ignore").
 ENV_NOT_IN_SETTINGS: dict[str, str] = {}
 
-# What a shell running `docker compose up` minimally provides (see the compose file header).
-MINIMAL_SHELL = {"CADENCE_SECRET_KEY": "a-test-secret-that-is-not-the-dev-default"}
+# What a shell running `docker compose up` minimally provides (see the compose file header):
+# every secret production refuses to start without.
+MINIMAL_SHELL = {
+    "CADENCE_SECRET_KEY": "a-test-secret-that-is-not-the-dev-default",
+    "CADENCE_PAYLOAD_KEYS": "k1:" + "A" * 43 + "=",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE-test-key",
+    "CADENCE_INBOUND_PARSE_USER": "sendgrid",
+    "CADENCE_INBOUND_PARSE_PASSWORD": "a-test-parse-password",
+    "DIALER_WEBHOOK_SECRET": "a-test-dialer-secret",
+}
 
 # Top-level entries the running product never needs, so the image need not contain them.
 NOT_RUNTIME = {"tests", "benchmarks", "docs", "build", "dist"}
@@ -362,18 +370,37 @@ def test_app_environment_is_valid_settings(monkeypatch):
     host, _, port = settings.temporal_address.rpartition(":")
     assert host in SERVICES and port == "7233", settings.temporal_address
     assert not settings.sendgrid_api_key  # unset -> outbox, not a failing SendGrid call
-    assert settings.dialer_webhook_secret is None and settings.sendgrid_webhook_public_key is None, (
-        "optional secrets must stay None (unset), not empty strings"
-    )
+    assert settings.sendgrid_inbound_public_key is None, "optional secrets must stay None (unset), not empty strings"
+    assert config.api_production_problems(settings) == [], "the API would refuse to start with this environment"
+    assert settings.dialer_webhook_secret.get_secret_value() == MINIMAL_SHELL["DIALER_WEBHOOK_SECRET"]
+    assert settings.cadence_inbound_parse_password.get_secret_value() == MINIMAL_SHELL["CADENCE_INBOUND_PARSE_PASSWORD"]
+    assert settings.sendgrid_webhook_public_key == MINIMAL_SHELL["SENDGRID_WEBHOOK_PUBLIC_KEY"]
 
 
-def test_secret_key_must_come_from_the_operator():
-    value = environment(service("api")).get("CADENCE_SECRET_KEY")
-    assert value is not None, "CADENCE_SECRET_KEY must be set in the app environment"
+def production_requirements() -> list[str]:
+    """What the API refuses to start without in production, from config itself."""
+    bare = config.Settings(_env_file=None, cadence_env="production", cadence_secret_key="x" * config.MIN_SECRET_BYTES,
+                           **dict.fromkeys(("sendgrid_webhook_public_key", "cadence_inbound_parse_user",
+                                            "cadence_inbound_parse_password", "dialer_webhook_secret",
+                                            "cadence_payload_keys")))
+    return ["CADENCE_SECRET_KEY"] + [problem.split()[0] for problem in config.api_production_problems(bare)]
+
+
+def test_the_shell_provides_every_production_secret():
+    assert set(production_requirements()) == set(MINIMAL_SHELL)
+
+
+@pytest.mark.parametrize("name", production_requirements())
+def test_production_secrets_must_come_from_the_operator(name):
+    value = environment(service("api")).get(name)
+    assert value is not None, f"{name} must be set in the app environment"
+    assert value.startswith(f"${{{name}:?"), f"{name} must be `${{{name}:?<what to set>}}`, not {value!r}"
     with pytest.raises(MissingVariable):
-        interpolate(value, {})  # `${CADENCE_SECRET_KEY:?...}`: compose refuses to start without it
-    assert value.startswith("${CADENCE_SECRET_KEY:?"), value
-    assert interpolate(value, MINIMAL_SHELL) != config.DEV_SECRET
+        interpolate(value, {k: v for k, v in MINIMAL_SHELL.items() if k != name})  # compose refuses to start
+    with pytest.raises(MissingVariable):
+        interpolate(value, {**MINIMAL_SHELL, name: ""})  # `:?`: an empty value is refused as well
+    assert interpolate(value, MINIMAL_SHELL) == MINIMAL_SHELL[name]
+    assert interpolate(environment(service("api"))["CADENCE_SECRET_KEY"], MINIMAL_SHELL) != config.DEV_SECRET
 
 
 def test_migrations_run_once_before_api_and_worker():

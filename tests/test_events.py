@@ -1,6 +1,6 @@
 import pytest
 
-from domain.events import Decision, LeadEvent, decide
+from domain.events import MAX_EXTERNAL_ID, Decision, LeadEvent, bounded_id, decide
 from domain.stages import Level, Reason, Stage
 
 EMAIL = frozenset({"email", "manual_email"})
@@ -87,6 +87,10 @@ CASES = [
     ("accept", Stage.NEW, ev("accept", owner="rep@example.com"), dict(level=Level.SAL, owner="rep@example.com")),
     ("unsubscribe_from_provider", Stage.NEW, ev("unsubscribe"),
      dict(stage=Stage.NOT_INTERESTED, reason=Reason.UNSUBSCRIBED, two_way_contact=True, suppress_email=True)),
+    # a reply from a sender who is neither the lead nor its company: recorded, whatever it says
+    ("unverified_positive_reply", Stage.NEW, ev("unverified_reply", intent="positive"), dict()),
+    ("unverified_unsubscribe", Stage.IN_PROCESS, ev("unverified_reply", intent="unsubscribe"), dict()),
+    ("unverified_in_nurture", Stage.NURTURE, ev("unverified_reply", intent="neutral"), dict()),
 ]
 
 
@@ -131,3 +135,11 @@ def test_no_change_decision_has_no_stage() -> None:
 def test_unknown_values_raise(event: LeadEvent, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         decide(Stage.IN_PROCESS, event)
+
+
+def test_external_ids_are_bounded_and_stable() -> None:
+    assert bounded_id("call-81") == "call-81"
+    assert bounded_id("m" * MAX_EXTERNAL_ID) == "m" * MAX_EXTERNAL_ID
+    long_id = "<" + "x" * 500 + "@mail.example.com>"
+    assert bounded_id(long_id) == bounded_id(long_id) != bounded_id(long_id + "y")
+    assert len(bounded_id(long_id)) <= MAX_EXTERNAL_ID and bounded_id(long_id).startswith("sha256-")

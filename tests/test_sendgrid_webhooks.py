@@ -8,13 +8,15 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
+from api.main import create_app
 from messaging import tokens
-from persistence.models import ProviderEvent, Suppression
+from persistence.models import ProviderEvent, Suppression, Task
 from tests.support.harness import eventually
-from tests.support.live import add_unstarted_lead, free_port, serving_api, settings_for
-from tests.support.sendgrid_signing import WEBHOOK_KEY, SigningKey
+from tests.support.live import INBOUND_PARSE_AUTH, add_unstarted_lead, free_port, serving_api, settings_for
+from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY, SigningKey
 from tests.test_api_e2e import dev_server, lead_body, live  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -73,15 +75,13 @@ async def test_only_requests_sendgrid_signed_recently_are_accepted(live):
     assert unsigned.status_code == 401 and "Signature" in unsigned.json()["detail"]
 
 
-async def test_without_a_verification_key_production_refuses_events(dev_server, sqlite_db):  # noqa: F811
-    settings = settings_for(sqlite_db, int(dev_server.client.service_client.config.target_host.rsplit(":", 1)[1]),
-                            free_port(), "unused").model_copy(update={
-                                "cadence_env": "production", "sendgrid_webhook_public_key": None,
-                                "cadence_secret_key": "a-production-secret"})
-    with serving_api(settings, sqlite_db) as base_url:
-        async with httpx.AsyncClient(base_url=base_url) as http:
-            r = await http.post("/webhooks/sendgrid/events", json=[])
-    assert r.status_code == 503 and "SENDGRID_WEBHOOK_PUBLIC_KEY" in r.json()["detail"]
+async def test_without_a_verification_key_production_does_not_start(sqlite_db):
+    production = settings_for(sqlite_db, 7233, 8000, "unused").model_copy(update={
+        "cadence_env": "production", "cadence_secret_key": SecretStr("a-production-secret-of-at-least-32-bytes"),
+        "cadence_payload_keys": SecretStr("k1:" + "A" * 43 + "="), "sendgrid_webhook_public_key": None})
+    with pytest.raises(RuntimeError, match="SENDGRID_WEBHOOK_PUBLIC_KEY must be set") as refused:
+        create_app(production, db=sqlite_db)
+    assert "INBOUND_PARSE" not in str(refused.value) and "DIALER" not in str(refused.value)  # only what is missing
 
 
 # ---- event effects -------------------------------------------------------------------
@@ -157,19 +157,35 @@ async def test_an_event_for_an_unknown_message_still_suppresses_its_address(live
 
 
 # ---- Inbound Parse -------------------------------------------------------------------
-def inbound_form(sent: dict, text: str, *, to: str | None = None, message_id: str | None = None) -> dict:
+def inbound_form(sent: dict, text: str, *, to: str | None = None, message_id: str | None = None,
+                 sender: str | None = None) -> dict:
     """The multipart fields SendGrid Inbound Parse posts (a subset of its many)."""
-    address = to or sent["reply_to"]
+    address, sender = to or sent["reply_to"], sender or sent["to"]
     return {
         "headers": f"Message-ID: <{message_id or uuid.uuid4().hex}@mail.example.com>\nSubject: Re: Note 1\n",
-        "dkim": "{@example.com : pass}", "to": f"Cadence <{address}>", "from": f"Grace <{sent['to']}>",
-        "subject": "Re: Note 1", "text": text, "envelope": json.dumps({"to": [address], "from": sent["to"]}),
+        "dkim": "{@example.com : pass}", "to": f"Cadence <{address}>", "from": f"Grace <{sender}>",
+        "subject": "Re: Note 1", "text": text, "envelope": json.dumps({"to": [address], "from": sender}),
         "charsets": json.dumps({"to": "UTF-8", "text": "UTF-8"}), "SPF": "pass", "spam_score": "0.1",
     }
 
 
-async def post_inbound(http, form: dict):
-    return await http.post("/webhooks/sendgrid/inbound", files={k: (None, v) for k, v in form.items()})
+def multipart(form: dict) -> tuple[bytes, str]:
+    """The body and content type exactly as posted, so the signature covers the bytes sent. A
+    tuple value is a file (an attachment)."""
+    files = {k: v if isinstance(v, tuple) else (None, v) for k, v in form.items()}
+    request = httpx.Request("POST", "http://parse.invalid/", files=files)
+    return request.read(), request.headers["content-type"]
+
+
+async def post_inbound(http, form: dict, *, auth=INBOUND_PARSE_AUTH, key: SigningKey | None = INBOUND_KEY,
+                       timestamp: int | None = None, body: bytes | None = None):
+    """As SendGrid posts to `https://user:password@host/webhooks/sendgrid/inbound` with a signing
+    security policy: HTTP Basic credentials, and the signature of the raw body. `body` replaces the
+    body after signing (an altered request)."""
+    raw, content_type = multipart(form)
+    headers = {**(key.headers(raw, timestamp) if key else {}), "content-type": content_type}
+    return await http.post("/webhooks/sendgrid/inbound", content=body or raw, headers=headers,
+                           auth=httpx.BasicAuth(*auth) if auth else None)
 
 
 async def test_a_positive_reply_email_qualifies_the_right_lead(live):
@@ -232,3 +248,114 @@ async def test_a_spam_report_suppresses_at_once_even_when_the_lead_cannot_be_sig
         with any_db.session() as s:
             assert s.get(Suppression, sent["to"].lower()) is not None  # compliance first
             assert s.get(ProviderEvent, f"sendgrid:{batch[0]['sg_event_id']}") is None  # not marked done
+
+
+async def test_inbound_parse_needs_its_credentials(live):
+    sent = await enrol_and_first_email(live)
+    form = inbound_form(sent, "Sounds great, can we talk on Tuesday?")
+    for auth in (None, ("sendgrid-parse", "guessed"), ("someone", INBOUND_PARSE_AUTH[1]), ("", "")):
+        r = await post_inbound(live, form, auth=auth)
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic "), (auth, r.text)
+        assert "credentials" in r.json()["detail"]
+    raw, content_type = multipart(form)
+    garbled = await live.post("/webhooks/sendgrid/inbound", content=raw, headers={
+        **INBOUND_KEY.headers(raw), "content-type": content_type, "authorization": "Basic not-base64!"})
+    assert garbled.status_code == 401
+    assert (await live.get(f"/leads/{sent['lead_id']}")).json()["events"] == []  # nothing got through
+    assert (await post_inbound(live, form)).json()["intent"] == "positive"
+    await lead_when(live, sent["lead_id"], lambda b: b["stage"] == "qualified")
+
+
+async def test_a_signed_inbound_parse_post_is_verified_before_it_is_read(live):
+    sent = await enrol_and_first_email(live)
+    form = inbound_form(sent, "Yes, let us talk on Tuesday.")
+    assert (await post_inbound(live, form, key=None)).status_code == 401  # unsigned
+    assert (await post_inbound(live, form, key=SigningKey())).status_code == 403  # another key
+    assert (await post_inbound(live, form, timestamp=int(time.time()) - 3600)).status_code == 403  # stale
+    other, _ = multipart(inbound_form(sent, "Yes, let us talk on Tuesday.", sender="mallory@elsewhere.test"))
+    altered = await post_inbound(live, form, body=other)
+    assert altered.status_code == 403 and "forged or altered" in altered.json()["detail"]
+    assert (await live.get(f"/leads/{sent['lead_id']}")).json()["events"] == []
+    logo = ("logo.png", b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary", "image/png")  # not UTF-8: signed as bytes
+    genuine = await post_inbound(live, {**form, "attachments": "1", "attachment1": logo})
+    assert genuine.status_code == 200 and genuine.json()["intent"] == "positive", genuine.text
+    await lead_when(live, sent["lead_id"], lambda b: b["stage"] == "qualified")
+
+
+async def test_without_credentials_development_accepts_inbound_posts(sqlite_db):
+    settings = settings_for(sqlite_db, free_port(), free_port(), "unused").model_copy(update={
+        "cadence_env": "development", "cadence_inbound_parse_user": None, "cadence_inbound_parse_password": None,
+        "sendgrid_inbound_public_key": None})
+    with serving_api(settings, sqlite_db) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            form = inbound_form({"to": "grace@example.com", "reply_to": "sales@example.com"}, "hi")
+            r = await post_inbound(http, form, auth=None, key=None)
+    assert r.status_code == 404 and "reply+<token>" in r.json()["detail"]  # read and routed: no credentials asked
+
+
+async def test_a_reply_from_a_stranger_is_recorded_for_review_and_moves_nothing(live):
+    sent = await enrol_and_first_email(live)
+    form = inbound_form(sent, "Sounds great, let us sign tomorrow.", sender="mallory@elsewhere.test")
+    r = await post_inbound(live, form)
+    assert r.status_code == 200 and (r.json()["type"], r.json()["intent"]) == ("unverified_reply", "positive")
+
+    async def recorded():
+        body = (await live.get(f"/leads/{sent['lead_id']}")).json()
+        return body if body["events"] else None
+    lead = await eventually(recorded, timeout=10)
+    [event] = lead["events"]
+    assert event["type"] == "unverified_reply" and "mallory@elsewhere.test" in event["notes"]
+    assert "ignored" not in event  # decided (record only), not dropped as unknown
+    assert (lead["stage"], lead["status"]) == ("new", "active")
+    tasks = (await live.get("/tasks", params={"lead_id": sent["lead_id"]})).json()["data"]
+    assert not [t for t in tasks if t["kind"] in ("hand_off", "follow_up")]
+
+
+async def test_a_colleague_at_the_company_domain_is_the_lead_replying(live):
+    sent = await enrol_and_first_email(live)  # the lead is at example.com, not a mailbox provider
+    r = await post_inbound(live, inbound_form(sent, "Sounds great, can we talk on Tuesday?",
+                                              sender="ceo@EXAMPLE.com"))
+    assert r.json()["type"] == "reply"
+    await lead_when(live, sent["lead_id"], lambda b: b["stage"] == "qualified")
+
+
+async def test_on_a_mailbox_provider_only_the_lead_itself_is_verified(live):
+    sent = await enrol_and_first_email(live, email=f"{uuid.uuid4().hex[:10]}@gmail.com")
+    r = await post_inbound(live, inbound_form(sent, "Sounds great, call me.", sender="someone.else@gmail.com"))
+    assert r.json()["type"] == "unverified_reply"
+    r = await post_inbound(live, inbound_form(sent, "Sounds great, call me.", sender=sent["to"].upper()))
+    assert r.json()["type"] == "reply"
+
+
+async def test_an_unsubscribe_from_a_stranger_still_suppresses_the_address(live, any_db):
+    sent = await enrol_and_first_email(live)
+    r = await post_inbound(live, inbound_form(sent, "Please take me off your list.", sender="prankster@elsewhere.test"))
+    assert (r.json()["type"], r.json()["intent"]) == ("unverified_reply", "unsubscribe")
+    with any_db.session() as s:
+        assert s.get(Suppression, sent["to"].lower()) is not None  # when in doubt, stop emailing
+
+    async def recorded():
+        body = (await live.get(f"/leads/{sent['lead_id']}")).json()
+        return body if body["events"] else None
+    lead = await eventually(recorded, timeout=10)
+    assert [e["type"] for e in lead["events"]] == ["unverified_reply"]
+    assert lead["stage"] == "new"  # no stage change: a person reads it
+
+
+async def test_a_long_message_id_makes_a_bounded_event_and_follow_up_task(live, any_db):
+    sent = await enrol_and_first_email(live)
+    long_id = "x" * 300
+    r = await post_inbound(live, inbound_form(sent, "What does it cost for a team of five?", message_id=long_id))
+    assert r.json()["intent"] == "neutral", r.text
+    event_id = r.json()["event_id"]
+    assert event_id.startswith("inbound:") and len(event_id) <= 72 and long_id not in event_id
+    again = await post_inbound(live, inbound_form(sent, "What does it cost?", message_id=long_id))
+    assert again.json()["event_id"] == event_id  # the same message: the same id, so it counts once
+    lead = await lead_when(live, sent["lead_id"], lambda b: b["stage"] == "in_process")
+
+    async def follow_up():
+        with any_db.session() as s:
+            return s.get(Task, f"{sent['lead_id']}-{event_id}")
+    task = await eventually(follow_up, timeout=10)
+    assert task.kind == "follow_up" and len(task.id) <= 120
+    assert [e["event_id"] for e in lead["events"]] == [event_id]

@@ -18,11 +18,12 @@ from config import Settings
 from persistence.db import Database
 from persistence.migrate import upgrade
 from scripts.load_cadences import load
-from tests.support.sendgrid_signing import WEBHOOK_KEY
+from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY
 from worker import build_worker
 
 BIN = Path(sys.executable).parent
 DIALER_SECRET = "dialer-secret"
+INBOUND_PARSE_AUTH = ("sendgrid-parse", "parse-password")  # HTTP Basic of the Parse URL
 
 
 def free_port() -> int:
@@ -43,7 +44,8 @@ def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: st
         _env_file=None, database_url=db.url, temporal_address=f"127.0.0.1:{temporal_port}",
         temporal_task_queue=task_queue, cadence_api_port=api_port, cadence_public_url=f"http://127.0.0.1:{api_port}",
         cadence_secret_key="test-secret", sendgrid_api_key=None, dialer_webhook_secret=DIALER_SECRET,
-        sendgrid_webhook_public_key=WEBHOOK_KEY.public,
+        sendgrid_webhook_public_key=WEBHOOK_KEY.public, cadence_inbound_parse_user=INBOUND_PARSE_AUTH[0],
+        cadence_inbound_parse_password=INBOUND_PARSE_AUTH[1], sendgrid_inbound_public_key=INBOUND_KEY.public,
     )
 
 

@@ -1,4 +1,5 @@
-"""Signs Event Webhook requests the way SendGrid does: ECDSA P-256 over timestamp + body."""
+"""Signs Event Webhook (and signed Inbound Parse) requests the way SendGrid does: ECDSA P-256 over
+timestamp + body."""
 from __future__ import annotations
 
 import base64
@@ -27,3 +28,4 @@ class SigningKey:
 
 
 WEBHOOK_KEY = SigningKey()  # one per test run; its public half is in the live API's settings
+INBOUND_KEY = SigningKey()  # the Inbound Parse security policy's key, likewise
