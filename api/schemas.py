@@ -3,34 +3,50 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from domain.events import CALL_OUTCOMES, INTENTS, TASK_OUTCOMES
+from domain.payloads import custom_fields_problem
 from domain.ranks import RANKS
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# Event ids are kept in String(200) columns, and a follow-up task is `<lead id>-<event id>`
+# (String(120)); a reassignment records `reassign-<event id>-<task id>`, which must fit 200 too.
+# They appear in paths (`/tasks/{id}/complete`), hence the plain characters.
+EVENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,79}$"
+
+
+def e164(v: str | None) -> str | None:
+    if v is None:
+        return v
+    compact = re.sub(r"[\s().-]", "", v)
+    if not E164.match(compact):
+        raise ValueError("must be an E.164 number such as +14155550100")
+    return compact
 
 
 class LeadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    source: str = Field(description="How the lead was generated; picks its rank (see GET /ranking)")
+    source: str = Field(max_length=64, description="How the lead was generated; picks its rank (see GET /ranking)")
     first_name: str | None = Field(None, max_length=120)
     last_name: str | None = Field(None, max_length=120)
     company: str | None = Field(None, max_length=200)
     title: str | None = Field(None, max_length=200)
-    phone: str | None = Field(None, description="E.164, e.g. +14155550100")
-    timezone: str | None = Field(None, description="IANA name; default from settings")
+    phone: str | None = Field(None, max_length=40, description="E.164, e.g. +14155550100")
+    timezone: str | None = Field(None, max_length=64, description="IANA name; default from settings")
     country: str | None = Field(None, min_length=2, max_length=2)
     source_detail: str | None = Field(None, max_length=500)
     owner: str | None = Field(None, max_length=64)
-    custom: dict[str, Any] = Field(default_factory=dict)
+    custom: dict[str, Any] = Field(default_factory=dict, description=(
+        "Extra fields templates read as custom.<name>: at most 50, names up to 64 characters, values text "
+        "(up to 2000 characters), numbers, true/false, null or lists of up to 50 of those; 16 KB in all"))
     rank: Literal["A", "B", "C", "D"] | None = Field(None, description="Overrides the source's rank")
-    cadence: str | None = Field(None, description="Overrides the rank's default cadence")
+    cadence: str | None = Field(None, max_length=100, description="Overrides the rank's default cadence")
 
     @field_validator("email")
     @classmethod
@@ -40,12 +56,15 @@ class LeadCreate(BaseModel):
     @field_validator("phone")
     @classmethod
     def _e164(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        compact = re.sub(r"[\s().-]", "", v)
-        if not E164.match(compact):
-            raise ValueError("must be an E.164 number such as +14155550100")
-        return compact
+        return e164(v)
+
+    @field_validator("custom")
+    @classmethod
+    def _bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
+        problem = custom_fields_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -141,7 +160,8 @@ class SignalBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: str | None = Field(None, max_length=200, description="Same id twice has effect once")
+    event_id: str | None = Field(None, pattern=EVENT_ID, description=(
+        "Same id twice has effect once; up to 80 letters, digits and . _ : @ + = -"))
     channel: Literal["email", "call", "linkedin", "sms"] | None = None
     intent: Literal[INTENTS] | None = None  # type: ignore[valid-type]
     outcome: Literal[CALL_OUTCOMES] | None = None  # type: ignore[valid-type]
@@ -154,7 +174,12 @@ class SignalBody(BaseModel):
     notes: str | None = Field(None, max_length=5000)
     owner: str | None = Field(None, max_length=64)
     email: EmailStr | None = None
-    phone: str | None = None
+    phone: str | None = Field(None, max_length=40, description="E.164, e.g. +14155550100")
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, v: str | None) -> str | None:
+        return e164(v)
 
 
 class SignalAccepted(BaseModel):
@@ -223,8 +248,10 @@ class RankingUpdate(BaseModel):
     """A whole new ranking table; it applies to leads enrolled after it, never to running ones."""
 
     model_config = ConfigDict(extra="forbid")
-    sources: dict[str, str] = Field(description="source -> rank (A-D); a source missing here is a 422 on POST /leads")
-    cadences: dict[str, str] = Field(description="rank -> default cadence, for every rank A-D")
+    sources: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=64)]] = Field(
+        max_length=500, description="source -> rank (A-D); a source missing here is a 422 on POST /leads")
+    cadences: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=100)]] = Field(
+        max_length=50, description="rank -> default cadence, for every rank A-D")
 
 
 class RankingPublic(BaseModel):
@@ -269,10 +296,12 @@ class RepCreate(_RepChecks):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
     team: str | None = Field(None, max_length=100)
-    territories: list[str] = Field(default_factory=list, description="Country codes; empty: any country")
-    ranks: list[Literal["A", "B", "C", "D"]] = Field(default_factory=list, description="Ranks taken; empty: all")
+    territories: list[Annotated[str, Field(max_length=8)]] = Field(
+        default_factory=list, max_length=250, description="Country codes; empty: any country")
+    ranks: list[Literal["A", "B", "C", "D"]] = Field(default_factory=list, max_length=len(RANKS),
+                                                     description="Ranks taken; empty: all")
     away: bool = False
-    backup_id: str | None = Field(None, description="Takes the rep's tasks while away or past their SLA")
+    backup_id: str | None = Field(None, max_length=64, description="Takes the rep's tasks while away or past their SLA")
 
 
 class RepUpdate(_RepChecks):
@@ -283,10 +312,10 @@ class RepUpdate(_RepChecks):
     name: str | None = Field(None, min_length=1, max_length=200)
     email: EmailStr | None = None
     team: str | None = Field(None, max_length=100)
-    territories: list[str] | None = None
-    ranks: list[Literal["A", "B", "C", "D"]] | None = None
+    territories: list[Annotated[str, Field(max_length=8)]] | None = Field(None, max_length=250)
+    ranks: list[Literal["A", "B", "C", "D"]] | None = Field(None, max_length=len(RANKS))
     away: bool | None = Field(None, description="true moves all the rep's open tasks to the backup at once")
-    backup_id: str | None = None
+    backup_id: str | None = Field(None, max_length=64)
 
 
 class RepPublic(BaseModel):

@@ -14,7 +14,7 @@ from activities.touches import choose_variant
 from domain.cadences import validate_cadence
 from domain.ranks import NURTURE_CADENCE
 from domain.simulation import simulate
-from messaging.rendering import SAMPLE_LEAD, render, template_context, template_problem
+from messaging.rendering import SAMPLE_LEAD, TemplateError, render, template_context, template_problem
 from persistence import cadences as cadence_store
 
 router = APIRouter(prefix="/cadences", tags=["cadences"])
@@ -95,7 +95,7 @@ def new_version(name: str, session: SessionDep, definition: dict[str, Any] = Bod
 
 class SimulateRequest(BaseModel):
     start: datetime = Field(description="Enrolment time, ISO-8601 with offset")
-    timezone: str = Field("UTC", description="The lead's IANA timezone")
+    timezone: str = Field("UTC", max_length=64, description="The lead's IANA timezone")
     version: int | None = None
 
     @field_validator("start")
@@ -117,7 +117,7 @@ class SimulateRequest(BaseModel):
 
 class PreviewRequest(BaseModel):
     lead: dict[str, Any] | None = Field(None, description="Lead fields; a sample lead when omitted")
-    lead_id: str | None = None
+    lead_id: str | None = Field(None, max_length=32)
     version: int | None = None
 
 
@@ -160,7 +160,7 @@ def preview_cadence(name: str, session: SessionDep, body: PreviewRequest | None 
         for key, text in texts.items():
             try:
                 rendered[key] = render(text, context)
-            except Exception as exc:  # an undefined field of this lead: show it, do not fail the preview
+            except TemplateError as exc:  # what the send would fail with: show it, do not fail the preview
                 rendered[key], _ = None, warnings.append(f"{key}: {exc}")
             if text and rendered.get(key) is not None and "{{" in text and not rendered[key].strip():
                 warnings.append(f"{key} renders empty for this lead")

@@ -5,18 +5,20 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import SessionDep, SettingsDep
-from domain.capacity import forecast
+from api.deps import SessionDep, SettingsDep, unprocessable
+from domain.capacity import MAX_DAILY_CAP, MAX_HOURLY_CAP, forecast, hourly_cap_problem
 from persistence import mailboxes as store
 from persistence.models import Mailbox
 
 router = APIRouter(prefix="/mailboxes", tags=["mailboxes"])
 
-Cap = Annotated[int | None, Field(ge=1, description="emails per UTC day or hour; null: no cap")]
+Cap = Annotated[int | None, Field(ge=1, le=MAX_DAILY_CAP, description="emails per UTC day; null: no cap")]
+HourlyCap = Annotated[int | None, Field(ge=1, le=MAX_HOURLY_CAP, description="emails per UTC hour; null: no cap")]
+RampCap = Annotated[int, Field(ge=1, le=MAX_DAILY_CAP)]
 
 
 class MailboxCreate(BaseModel):
@@ -27,9 +29,17 @@ class MailboxCreate(BaseModel):
                        description="the sender address: a rep's email makes it that rep's mailbox")
     name: str | None = Field(None, max_length=200)
     daily_cap: Cap = None
-    hourly_cap: Cap = None
-    ramp: list[Annotated[int, Field(ge=1)]] = Field(
+    hourly_cap: HourlyCap = None
+    ramp: list[RampCap] = Field(
         default_factory=list, max_length=52, description="daily caps for week 1, 2, ... of a new mailbox")
+
+    @field_validator("hourly_cap")
+    @classmethod
+    def _within_daily(cls, v: int | None, info: ValidationInfo) -> int | None:
+        problem = hourly_cap_problem(info.data.get("daily_cap"), v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 class MailboxUpdate(BaseModel):
@@ -37,8 +47,8 @@ class MailboxUpdate(BaseModel):
 
     name: str | None = Field(None, max_length=200)
     daily_cap: Cap = None
-    hourly_cap: Cap = None
-    ramp: list[Annotated[int, Field(ge=1)]] | None = Field(None, max_length=52)
+    hourly_cap: HourlyCap = None
+    ramp: list[RampCap] | None = Field(None, max_length=52)
 
 
 def _public(session, settings, mailbox: Mailbox, days: int) -> dict:
@@ -95,6 +105,11 @@ def get_mailbox(email: str, session: SessionDep, settings: SettingsDep,
 def update_mailbox(email: str, body: MailboxUpdate, session: SessionDep, settings: SettingsDep) -> dict:
     """Only the fields given change; `null` removes a cap."""
     mailbox = _mailbox_or_404(session, email)
+    given = body.model_fields_set  # the caps after this change must still go together
+    problem = hourly_cap_problem(body.daily_cap if "daily_cap" in given else mailbox.daily_cap,
+                                 body.hourly_cap if "hourly_cap" in given else mailbox.hourly_cap)
+    if problem:
+        raise unprocessable("hourly_cap" if "hourly_cap" in given else "daily_cap", problem)
     for field, value in body.model_dump(exclude_unset=True).items():
         setattr(mailbox, field, value if field != "ramp" else (value or []))
     session.flush()

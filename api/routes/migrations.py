@@ -28,7 +28,8 @@ router = APIRouter(prefix="/cadences", tags=["cadences"])
 class MigrationRequest(BaseModel):
     to_version: Annotated[int | None, Field(ge=1, description="default: the latest version")] = None
     from_version: Annotated[int | None, Field(ge=1, description="only leads on this version")] = None
-    lead_ids: list[str] | None = Field(None, description="only these leads")
+    lead_ids: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=1000,
+                                                                       description="only these leads")
     dry_run: bool = Field(True, description="plan only; set false to migrate")
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
 
