@@ -39,6 +39,7 @@ COPY api/ api/
 COPY domain/ domain/
 COPY messaging/ messaging/
 COPY persistence/ persistence/
+COPY privacy/ privacy/
 COPY workflows/ workflows/
 COPY migrations/ migrations/
 COPY scripts/ scripts/

@@ -17,6 +17,7 @@ from config import Settings, get_settings
 from messaging.email_message import Links, Sender
 from messaging.mailer import SendGridMailer
 from persistence.db import Database, database_for
+from privacy.keys import KeyProblem, ring_for
 from temporal_client import connect
 from workflows.lead_cadence import LeadCadenceWorkflow
 
@@ -47,8 +48,12 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
+    try:  # production without CADENCE_PAYLOAD_KEYS (or with malformed ones) must not write history
+        ring_for(settings)
+    except KeyProblem as exc:
+        raise SystemExit(f"the worker does not start: {exc}") from None
     db = database_for(settings.resolved_database_url)
-    client = await connect(settings)
+    client = await connect(settings, db)
     mode = "SendGrid" if settings.sendgrid_api_key else "the outbox (no SENDGRID_API_KEY)"
     log.info("worker on task queue %r at %s; emails go to %s", settings.temporal_task_queue,
              settings.temporal_address, mode)

@@ -12,8 +12,10 @@ from api.routes import (
     cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui, unsubscribe,
     webhooks,
 )
+from api.routes import codec
 from config import Settings, api_production_problems, get_settings
 from persistence.db import Database, database_for
+from privacy.keys import ring_for
 from temporal_client import connect
 
 log = logging.getLogger("cadence.api")
@@ -24,6 +26,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     problems = api_production_problems(settings)
     if problems:  # production fails closed: no webhook or payload without its secret, ever
         raise RuntimeError("the API refuses to start with CADENCE_ENV=production:\n  " + "\n  ".join(problems))
+    ring_for(settings)  # malformed CADENCE_PAYLOAD_KEYS: refused now, not at the first payload
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -32,7 +35,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
         app.state.temporal = client
         if client is None:
             try:  # one client per process; the API still serves reads if Temporal is down
-                app.state.temporal = await connect(settings)
+                app.state.temporal = await connect(settings, app.state.db)
             except Exception as exc:
                 log.warning("Temporal at %s is not reachable: %s", settings.temporal_address, exc)
         yield
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,
                   description="Durable sales cadences: every lead runs its own Temporal workflow.")
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
+                   codec,
                    sendgrid, reports, ui, health):
         app.include_router(module.router)
 

@@ -47,10 +47,12 @@ def main() -> None:
     load(url=settings.resolved_database_url)
     procs: list[subprocess.Popen] = []
     log = open(data / "temporal.log", "ab")
+    api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
     procs.append(subprocess.Popen(
         [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(data / "temporal.db"),
          "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(settings.temporal_ui_port),
-         "--namespace", settings.temporal_namespace, "--log-level", "warn"],
+         "--namespace", settings.temporal_namespace, "--log-level", "warn",
+         "--ui-codec-endpoint", f"{api}/codec"],  # history is encrypted: the UI decodes through the API
         stdout=log, stderr=log, start_new_session=True))
     try:
         wait_for_port(host or "127.0.0.1", int(port))
@@ -59,7 +61,6 @@ def main() -> None:
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.cadence_api_host,
              "--port", str(settings.cadence_api_port), "--log-level", "warning"], start_new_session=True))
         wait_for_port(settings.cadence_api_host, settings.cadence_api_port)
-        api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
         print(f"\nCadence is running.\n  Leads, inbox {api}/ui\n  API docs     {api}/docs\n"
               f"  Temporal UI  http://{host or '127.0.0.1'}:{settings.temporal_ui_port}\n"
               f"  Data         {data.resolve()}\nPress Ctrl-C to stop.\n", flush=True)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import uvicorn
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -17,6 +18,7 @@ from api.main import create_app
 from config import Settings
 from persistence.db import Database
 from persistence.migrate import upgrade
+from privacy.codec import data_converter
 from scripts.load_cadences import load
 from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY
 from worker import build_worker
@@ -75,6 +77,8 @@ def serving_api(settings: Settings, db: Database):
 
 @asynccontextmanager
 async def running_worker(client, settings: Settings, db: Database):
+    # The dev server's client has no codec; the worker encrypts as the product's worker does.
+    client = Client(**{**client.config(), "data_converter": data_converter(settings, db)})
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker: Worker = build_worker(client, settings, db, executor)
         async with worker:

@@ -1,0 +1,1 @@
+"""Personal data protection: encryption of Temporal payloads, per-lead data keys, keyed hashes."""
