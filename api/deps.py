@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from api.rate_limits import Limits
 from config import Settings
 from persistence.db import Database
 
@@ -18,6 +19,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_db(request: Request) -> Database:
     return request.app.state.db
+
+
+def get_limits(request: Request) -> Limits:
+    return request.app.state.limits
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -48,6 +53,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 TemporalDep = Annotated[Temporal, Depends(Temporal)]
+LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 
 def unprocessable(field: str, message: str, location: str = "body") -> HTTPException:

@@ -8,9 +8,16 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from temporalio.client import Client
 
+from api import access_log
+from api.auth import bootstrap
+from api.auth.directory import Directory
+from api.auth.gate import AuthGate
+from api.body_limit import BodyLimit
+from api.policy import RouteTable, routes_without_policy
+from api.rate_limits import Limits
 from api.routes import (
-    cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui, unsubscribe,
-    webhooks,
+    access, cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui,
+    unsubscribe, webhooks,
 )
 from api.routes import codec
 from config import Settings, api_production_problems, get_settings
@@ -26,12 +33,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     problems = api_production_problems(settings)
     if problems:  # production fails closed: no webhook or payload without its secret, ever
         raise RuntimeError("the API refuses to start with CADENCE_ENV=production:\n  " + "\n  ".join(problems))
+    access_log.install()
     ring_for(settings)  # malformed CADENCE_PAYLOAD_KEYS: refused now, not at the first payload
+    db = db or database_for(settings.resolved_database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.settings = settings
-        app.state.db = db or database_for(settings.resolved_database_url)
+        bootstrap.from_settings(db, settings)
         app.state.temporal = client
         if client is None:
             try:  # one client per process; the API still serves reads if Temporal is down
@@ -41,16 +49,27 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
         yield
 
     app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,
-                  description="Durable sales cadences: every lead runs its own Temporal workflow.")
+                  description="Durable sales cadences: every lead runs its own Temporal workflow. "
+                              "Every route but the webhooks, unsubscribe links and /healthz needs "
+                              "`Authorization: Bearer <API key>`.")
+    app.state.settings, app.state.db = settings, db
+    app.state.directory = Directory(db, settings.secret())
+    app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
                    codec,
-                   sendgrid, reports, ui, health):
+                   sendgrid, reports, access, ui, health):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
         return RedirectResponse("/ui")
 
+    missing = routes_without_policy(app.routes)
+    if missing:  # a route nobody decided about must not ship
+        raise RuntimeError(f"routes without an entry in api/policy.py: {', '.join(missing)}")
+    app.state.route_table = RouteTable(app.routes)
+    app.add_middleware(AuthGate)
+    app.add_middleware(BodyLimit, max_bytes=settings.cadence_max_body_bytes)
     return app
 
 

@@ -28,6 +28,11 @@ def e164(v: str | None) -> str | None:
     return compact
 
 
+
+def normal_email(v: str) -> str:
+    """One spelling per address (SPEC 2.1: unique after normalising case and whitespace)."""
+    return v.strip().lower()
+
 class LeadCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,7 +56,7 @@ class LeadCreate(BaseModel):
     @field_validator("email")
     @classmethod
     def _normalise_email(cls, v: str) -> str:
-        return v.strip().lower()
+        return normal_email(v)
 
     @field_validator("phone")
     @classmethod
@@ -145,6 +150,12 @@ class LeadPublic(BaseModel):
     last_contact_at: datetime | None
 
 
+class LeadKnown(BaseModel):
+    """`POST /leads` for a known email, to a caller that may not read leads: no personal data."""
+    id: str
+    status: str
+
+
 class LeadDetail(LeadPublic):
     touches: list[TouchPublic]
     events: list[EventPublic]
@@ -180,6 +191,11 @@ class SignalBody(BaseModel):
     @classmethod
     def _e164(cls, v: str | None) -> str | None:
         return e164(v)
+
+    @field_validator("email")
+    @classmethod
+    def _normalise_email(cls, v: str | None) -> str | None:
+        return normal_email(v) if v else v
 
 
 class SignalAccepted(BaseModel):

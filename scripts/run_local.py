@@ -14,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from api.auth import bootstrap
 from config import get_settings
+from persistence.db import database_for
 from persistence.migrate import upgrade
 from scripts.load_cadences import load
 
@@ -32,6 +34,17 @@ def wait_for_port(host: str, port: int, timeout: float = 60) -> None:
     raise SystemExit(f"nothing answered on {host}:{port} within {timeout:.0f}s")
 
 
+def first_run_note(first: dict[str, str]) -> str:
+    """What a new database's credentials look like on screen; they are not shown again."""
+    lines = ["First run: credentials were made and are shown only now. Keep them."]
+    if "key" in first:
+        lines += ["  Admin API key (paste this line into your shell; the README's examples use it):",
+                  f"    export CADENCE_API_KEY={first['key']}"]
+    if "email" in first:
+        lines += [f"  UI login     {first['email']} / {first['password']}"]
+    return "\n".join(lines) + "\n"
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt  # a SIGTERM (a supervisor, `timeout`) stops everything like Ctrl-C
 
@@ -45,6 +58,9 @@ def main() -> None:
     print("Preparing the database ...", flush=True)
     upgrade(settings.resolved_database_url)
     load(url=settings.resolved_database_url)
+    db = database_for(settings.resolved_database_url)
+    bootstrap.from_settings(db, settings)
+    first = bootstrap.first_run(db)  # an empty database: the first admin key and login, shown once
     procs: list[subprocess.Popen] = []
     log = open(data / "temporal.log", "ab")
     api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
@@ -63,7 +79,10 @@ def main() -> None:
         wait_for_port(settings.cadence_api_host, settings.cadence_api_port)
         print(f"\nCadence is running.\n  Leads, inbox {api}/ui\n  API docs     {api}/docs\n"
               f"  Temporal UI  http://{host or '127.0.0.1'}:{settings.temporal_ui_port}\n"
-              f"  Data         {data.resolve()}\nPress Ctrl-C to stop.\n", flush=True)
+              f"  Data         {data.resolve()}\n", flush=True)
+        if first:
+            print(first_run_note(first), flush=True)
+        print("Press Ctrl-C to stop.\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         print("a process exited; stopping the rest", file=sys.stderr)

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
 from tests.support.harness import eventually
 from tests.support.live import (
-    add_unstarted_lead, free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
+    api_client, add_unstarted_lead, free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -35,7 +34,7 @@ async def live(dev_server, any_db):
                             free_port(), f"e2e-{uuid.uuid4().hex[:8]}")
     async with running_worker(dev_server.client, settings, any_db):
         with serving_api(settings, any_db) as base_url:
-            async with httpx.AsyncClient(base_url=base_url, timeout=15) as http:
+            async with api_client(base_url) as http:
                 yield http
 
 

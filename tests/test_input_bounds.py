@@ -137,3 +137,9 @@ def test_the_yaml_loader_refuses_a_template_bomb_naming_its_field(tmp_path, caps
     err = capsys.readouterr().err
     assert "rank-b: steps[0].subject: '**' is not allowed" in err
     assert not (tmp_path / "never-opened.db").exists()
+
+
+def test_a_new_address_from_contact_updated_is_normalised_like_a_new_lead():
+    from api.schemas import LeadCreate, SignalBody
+
+    assert SignalBody(email="  Grace@Navy.MIL ").email == LeadCreate(email="grace@navy.mil", source="x").email

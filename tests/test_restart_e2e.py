@@ -4,12 +4,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import httpx
 import pytest
 
 from tests.support.harness import eventually
 from tests.support.live import (
-    free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
+    api_client, free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -33,7 +32,7 @@ async def test_restarting_everything_mid_cadence_loses_and_repeats_nothing(tmp_p
     env = await start_dev_server(temporal_db, port)
     async with running_worker(env.client, settings, sqlite_db):
         with serving_api(settings, sqlite_db) as url:
-            async with httpx.AsyncClient(base_url=url, timeout=15) as http:
+            async with api_client(url) as http:
                 assert (await http.post("/cadences", json=STEADY)).status_code == 201
                 lead = (await http.post("/leads", json={"email": "restart@example.com", "source": "event",
                                                         "cadence": "steady", "first_name": "Kay",
@@ -46,7 +45,7 @@ async def test_restarting_everything_mid_cadence_loses_and_repeats_nothing(tmp_p
     try:
         async with running_worker(env.client, settings, sqlite_db):
             with serving_api(settings, sqlite_db) as url:
-                async with httpx.AsyncClient(base_url=url, timeout=15) as http:
+                async with api_client(url) as http:
                     await eventually(lambda: _at_least(http, lead["id"], 5), timeout=30)
 
                     async def sms_task():

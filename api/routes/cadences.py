@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, Field, field_validator
 
+from api.auth.deps import PrincipalDep
 from api.deps import SessionDep
 from api.schemas import CadenceDetail, CadencePublic
 from activities.touches import choose_variant
@@ -15,6 +16,7 @@ from domain.cadences import validate_cadence
 from domain.ranks import NURTURE_CADENCE
 from domain.simulation import simulate
 from messaging.rendering import SAMPLE_LEAD, TemplateError, render, template_context, template_problem
+from persistence import audit
 from persistence import cadences as cadence_store
 
 router = APIRouter(prefix="/cadences", tags=["cadences"])
@@ -47,7 +49,7 @@ def get_cadence(name: str, session: SessionDep, version: int | None = None) -> d
 
 
 @router.post("/{name}/archive", response_model=CadencePublic)
-def archive_cadence(name: str, session: SessionDep) -> dict:
+def archive_cadence(name: str, session: SessionDep, principal: PrincipalDep) -> dict:
     """No new leads (explicit or through the ranking table); running leads and reads are untouched."""
     row = cadence_store.latest(session, name)
     if row is None:
@@ -55,15 +57,17 @@ def archive_cadence(name: str, session: SessionDep) -> dict:
     if name == NURTURE_CADENCE:  # every lead's fallback: archiving it would stop all enrolment
         raise HTTPException(409, f"{name!r} is the nurture cadence every lead falls back to; it cannot be archived")
     cadence_store.archive(session, name)
+    audit.record(session, principal.actor, principal.name, "cadence.archived", "cadence", name)
     return _public(row, True)
 
 
 @router.post("/{name}/unarchive", response_model=CadencePublic)
-def unarchive_cadence(name: str, session: SessionDep) -> dict:
+def unarchive_cadence(name: str, session: SessionDep, principal: PrincipalDep) -> dict:
     row = cadence_store.latest(session, name)
     if row is None:
         raise HTTPException(404, f"no cadence named {name!r}")
     cadence_store.unarchive(session, name)
+    audit.record(session, principal.actor, principal.name, "cadence.unarchived", "cadence", name)
     return _public(row, False)
 
 
@@ -76,20 +80,28 @@ def validated(definition: Any) -> dict:
 
 
 @router.post("", status_code=201, response_model=CadencePublic)
-def create_cadence(session: SessionDep, definition: dict[str, Any] = Body(...)) -> dict:
+def create_cadence(session: SessionDep, principal: PrincipalDep, definition: dict[str, Any] = Body(...)) -> dict:
     validated(definition)
     if cadence_store.latest(session, definition["name"]) is not None:
         raise HTTPException(409, f"cadence {definition['name']!r} exists; PUT /cadences/{definition['name']} "
                                  "makes a new version")
-    return _public(cadence_store.save_version(session, definition))
+    row = cadence_store.save_version(session, definition)
+    audit.record(session, principal.actor, principal.name, "cadence.created", "cadence", row.name,
+                 {"version": row.version, "steps": len(definition.get("steps") or [])})
+    return _public(row)
 
 
 @router.put("/{name}", response_model=CadencePublic)
-def new_version(name: str, session: SessionDep, definition: dict[str, Any] = Body(...)) -> dict:
+def new_version(name: str, session: SessionDep, principal: PrincipalDep,
+                definition: dict[str, Any] = Body(...)) -> dict:
     validated({**definition, "name": name})
-    if cadence_store.latest(session, name) is None:
+    previous = cadence_store.latest(session, name)
+    if previous is None:
         raise HTTPException(404, f"no cadence named {name!r}; POST /cadences creates it")
     row = cadence_store.save_version(session, {**definition, "name": name})
+    audit.record(session, principal.actor, principal.name, "cadence.version_created", "cadence", name,
+                 {"from_version": previous.version, "to_version": row.version,
+                  **audit.diff(previous.definition, {**definition, "name": name})})
     return _public(row, cadence_store.is_archived(session, name))  # a new version stays archived
 
 

@@ -6,17 +6,21 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api import lead_workflows
-from api.deps import SessionDep, SettingsDep, TemporalDep, unprocessable
+from api.auth.deps import PrincipalDep
+from api.auth.principal import Principal
+from api.deps import LimitsDep, SessionDep, SettingsDep, TemporalDep, unprocessable
 from api.schemas import (
-    CadenceRef, EventPublic, LeadCreate, LeadDetail, LeadPublic, LeadsPublic, NextTouchPublic, SignalAccepted,
-    SignalBody, TouchPublic,
+    CadenceRef, EventPublic, LeadCreate, LeadDetail, LeadKnown, LeadPublic, LeadsPublic, NextTouchPublic,
+    SignalAccepted, SignalBody, TouchPublic,
 )
+from domain.access import Permission
 from domain.events import SIGNALS, LeadEvent
 from domain.ranks import NURTURE_CADENCE, UnknownSource, is_higher, rank_for
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
@@ -45,9 +49,11 @@ def to_public(lead: Lead) -> dict:
 
 
 @router.post("", status_code=201, response_model=LeadPublic,
-             responses={200: {"model": LeadPublic, "description": "Known email: the existing lead"}})
-def create_lead(body: LeadCreate, response: Response, session: SessionDep, settings: SettingsDep,
-                temporal: TemporalDep) -> dict:
+             responses={200: {"model": LeadPublic | LeadKnown,
+                              "description": "Known email: the existing lead (only its id and status for "
+                                             "callers that may not read leads, such as integrations)"}})
+def create_lead(body: LeadCreate, session: SessionDep, settings: SettingsDep,
+                temporal: TemporalDep, principal: PrincipalDep):
     ranking = ranking_store.current(session)  # read per request: a PUT /ranking applies to the next lead
     try:
         by_source = rank_for(body.source, ranking.sources)  # an unknown source is an error even with a rank
@@ -56,9 +62,8 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
         raise unprocessable("source", str(exc)) from None
     existing = lead_store.by_email(session, body.email)
     if existing is not None:
-        response.status_code = status.HTTP_200_OK
         _reengage(existing, body, rank, ranking, session, temporal)
-        return to_public(existing)
+        return _known(existing, principal)
     cadence_name = body.cadence or ranking.cadences[rank]
     cadence_row = cadence_store.latest(session, cadence_name)
     if cadence_row is None:
@@ -81,8 +86,7 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
         session.commit()
     except IntegrityError:  # the same email enrolled concurrently: that lead is the answer
         session.rollback()
-        response.status_code = status.HTTP_200_OK
-        return to_public(lead_store.by_email(session, body.email))
+        return _known(lead_store.by_email(session, body.email), principal)
     try:
         lead_workflows.start(session, settings, temporal, lead)
     except (HTTPException, lead_workflows.CadenceEnded):
@@ -90,6 +94,13 @@ def create_lead(body: LeadCreate, response: Response, session: SessionDep, setti
         session.commit()
         raise HTTPException(503, "could not start the cadence workflow; is Temporal reachable? see /healthz") from None
     return to_public(lead)
+
+
+def _known(lead: Lead, principal: Principal):
+    """The answer for an email Cadence knows: a web form must not learn a person's record from it."""
+    if principal.may(Permission.LEADS_READ) and principal.sees_owner(lead.owner):
+        return JSONResponse(LeadPublic(**to_public(lead)).model_dump(mode="json"), status_code=200)
+    return JSONResponse({"id": lead.id, "status": lead.status}, status_code=200)
 
 
 def _reengage(lead: Lead, body: LeadCreate, rank: str, ranking, session, temporal) -> None:
@@ -119,26 +130,31 @@ def _reengage(lead: Lead, body: LeadCreate, rank: str, ranking, session, tempora
 
 
 @router.get("", response_model=LeadsPublic)
-def list_leads(session: SessionDep,
+def list_leads(session: SessionDep, principal: PrincipalDep,
                stage: Annotated[str | None, Query(pattern="^(new|in_process|qualified|nurture|not_interested)$")] = None,
                rank: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
                owner: str | None = None, cadence: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+               limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
+    owner, visible = principal.owner_filter(owner)  # a rep lists only its own
+    if not visible:
+        return {"data": [], "count": 0}
     rows, total = lead_store.listing(session, stage=stage, rank=rank, owner=owner, cadence=cadence,
                                      limit=limit, offset=offset)
     return {"data": [to_public(r) for r in rows], "count": total}
 
 
-def _lead_or_404(session, lead_id: str) -> Lead:
+def _lead_or_404(session, lead_id: str, principal: Principal) -> Lead:
+    """Another rep's lead is a 404 too: the answer must not tell that it exists."""
     lead = session.get(Lead, lead_id)
-    if lead is None:
+    if lead is None or not principal.sees_owner(lead.owner):
         raise HTTPException(404, f"no lead with id {lead_id!r}")
     return lead
 
 
 @router.get("/{lead_id}", response_model=LeadDetail)
-def get_lead(lead_id: str, session: SessionDep) -> dict:
-    lead = _lead_or_404(session, lead_id)
+def get_lead(lead_id: str, session: SessionDep, principal: PrincipalDep) -> dict:
+    lead = _lead_or_404(session, lead_id, principal)
     touches, events = lead_store.timeline(session, lead_id)
     return {
         **to_public(lead),
@@ -155,11 +171,12 @@ SignalName = Annotated[str, Path(description=f"one of {', '.join(SIGNALS)}")]
 
 @router.post("/{lead_id}/signals/{name}", status_code=202, response_model=SignalAccepted)
 def send_signal(lead_id: str, name: SignalName, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
-                body: SignalBody | None = None) -> dict:
+                principal: PrincipalDep, limits: LimitsDep, body: SignalBody | None = None) -> dict:
     if name not in SIGNALS:
         raise HTTPException(404, f"unknown signal {name!r}; use one of {', '.join(SIGNALS)}")
     body = body or SignalBody()
-    lead = _lead_or_404(session, lead_id)
+    lead = _lead_or_404(session, lead_id, principal)
+    limits.hit(limits.per_lead_signal, f"signals to lead {lead_id}", "signal", lead_id)
     if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
         raise HTTPException(409, {"msg": f"the cadence of lead {lead_id} has ended", "stage": lead.stage,
                                   "status": lead.status})

@@ -9,8 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.auth.deps import PrincipalDep
 from api.deps import SessionDep, SettingsDep, unprocessable
 from domain.capacity import MAX_DAILY_CAP, MAX_HOURLY_CAP, forecast, hourly_cap_problem
+from persistence import audit
 from persistence import mailboxes as store
 from persistence.models import Mailbox
 
@@ -67,13 +69,15 @@ def _public(session, settings, mailbox: Mailbox, days: int) -> dict:
 
 
 @router.post("", status_code=201)
-def create_mailbox(body: MailboxCreate, session: SessionDep, settings: SettingsDep) -> dict:
+def create_mailbox(body: MailboxCreate, session: SessionDep, settings: SettingsDep, principal: PrincipalDep) -> dict:
     email = body.email.strip().lower()
     if session.get(Mailbox, email) is not None:
         raise HTTPException(409, f"a mailbox {email} exists; PATCH /mailboxes/{email} changes it")
     mailbox = Mailbox(email=email, name=body.name, daily_cap=body.daily_cap, hourly_cap=body.hourly_cap,
                       ramp=body.ramp)
     session.add(mailbox)
+    audit.record(session, principal.actor, principal.name, "mailbox.created", "mailbox", email,
+                 body.model_dump(mode="json", exclude={"email"}))
     try:
         session.flush()
     except IntegrityError:  # created concurrently
@@ -102,7 +106,8 @@ def get_mailbox(email: str, session: SessionDep, settings: SettingsDep,
 
 
 @router.patch("/{email}")
-def update_mailbox(email: str, body: MailboxUpdate, session: SessionDep, settings: SettingsDep) -> dict:
+def update_mailbox(email: str, body: MailboxUpdate, session: SessionDep, settings: SettingsDep,
+                   principal: PrincipalDep) -> dict:
     """Only the fields given change; `null` removes a cap."""
     mailbox = _mailbox_or_404(session, email)
     given = body.model_fields_set  # the caps after this change must still go together
@@ -110,7 +115,11 @@ def update_mailbox(email: str, body: MailboxUpdate, session: SessionDep, setting
                                  body.hourly_cap if "hourly_cap" in given else mailbox.hourly_cap)
     if problem:
         raise unprocessable("hourly_cap" if "hourly_cap" in given else "daily_cap", problem)
-    for field, value in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    before = {field: getattr(mailbox, field) for field in changes}
+    for field, value in changes.items():
         setattr(mailbox, field, value if field != "ramp" else (value or []))
+    audit.record(session, principal.actor, principal.name, "mailbox.updated", "mailbox", mailbox.email,
+                 audit.diff(before, changes))
     session.flush()
     return _public(session, settings, mailbox, 7)

@@ -15,8 +15,10 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api import lead_workflows
+from api.auth.deps import PrincipalDep
 from api.deps import SessionDep, TemporalDep, unprocessable
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
+from persistence import audit
 from persistence import cadences as cadence_store
 from persistence.models import Lead
 from workflows.lead_cadence import LeadCadenceWorkflow, migration_plan
@@ -53,7 +55,8 @@ class MigrationResult(BaseModel):
 
 
 @router.post("/{name}/migrations", response_model=MigrationResult)
-def migrate_leads(name: str, body: MigrationRequest, session: SessionDep, temporal: TemporalDep) -> dict:
+def migrate_leads(name: str, body: MigrationRequest, session: SessionDep, temporal: TemporalDep,
+                  principal: PrincipalDep) -> dict:
     versions = {v.version: v for v in cadence_store.versions(session, name)}
     if not versions:
         raise HTTPException(404, f"no cadence named {name!r}")
@@ -73,6 +76,9 @@ def migrate_leads(name: str, body: MigrationRequest, session: SessionDep, tempor
         for lead, result in zip(leads, results):
             if result.status == "migrated":
                 lead.cadence_version = to_version
+        counts = {s: sum(r.status == s for r in results) for s in ("migrated", "pending", "skipped")}
+        audit.record(session, principal.actor, principal.name, "migration.started", "cadence", name,
+                     {"to_version": to_version, "from_version": body.from_version, "leads": len(results), **counts})
     return {"cadence": name, "to_version": to_version, "dry_run": body.dry_run, "leads": results}
 
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
+from api.auth.deps import PrincipalDep
 from api.deps import SessionDep
 from api.schemas import RankingPublic, RankingUpdate
 from domain.ranks import NURTURE_CADENCE, ranking_problems
+from persistence import audit
 from persistence import cadences as cadence_store
 from persistence import ranking as ranking_store
 
@@ -29,7 +31,7 @@ def ranking_history(session: SessionDep) -> list[dict]:
 
 
 @router.put("", response_model=RankingPublic)
-def put_ranking(body: RankingUpdate, session: SessionDep) -> dict:
+def put_ranking(body: RankingUpdate, session: SessionDep, principal: PrincipalDep) -> dict:
     problems = ranking_problems(body.sources, body.cadences)
     archived = cadence_store.archived_names(session)
     for rank, name in sorted(body.cadences.items()):
@@ -42,4 +44,9 @@ def put_ranking(body: RankingUpdate, session: SessionDep) -> dict:
     if problems:  # all at once, in FastAPI's shape; split once so a dotted source name stays whole
         raise HTTPException(422, [{"loc": ["body", *field.split(".", 1)], "msg": msg, "type": "value_error"}
                                   for field, msg in problems])
-    return _public(ranking_store.save(session, body.sources, body.cadences))
+    before = ranking_store.current(session)
+    row = ranking_store.save(session, body.sources, body.cadences)
+    audit.record(session, principal.actor, principal.name, "ranking.changed", "ranking", str(row.version),
+                 audit.diff({"sources": before.sources, "cadences": before.cadences},
+                            {"sources": body.sources, "cadences": body.cadences}))
+    return _public(row)

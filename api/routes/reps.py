@@ -7,9 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.auth.deps import PrincipalDep
 from api.deps import SessionDep, unprocessable
 from api.schemas import RepCreate, RepPublic, RepsPublic, RepUpdate, RepUpdated
 from domain.routing import backup_problem
+from persistence import audit
 from persistence import reps as rep_store
 from persistence.models import Rep, utcnow
 
@@ -32,7 +34,7 @@ def _conflict(exc: IntegrityError) -> HTTPException:
 
 
 @router.post("", status_code=201, response_model=RepPublic)
-def create_rep(body: RepCreate, session: SessionDep) -> Rep:
+def create_rep(body: RepCreate, session: SessionDep, principal: PrincipalDep) -> Rep:
     rep_id = body.id or f"rep-{secrets.token_hex(4)}"
     if session.get(Rep, rep_id) is not None:
         raise HTTPException(409, f"rep {rep_id!r} exists already")
@@ -40,6 +42,7 @@ def create_rep(body: RepCreate, session: SessionDep) -> Rep:
     # A new rep joins the rotation next in line, not ahead of everyone for many turns.
     rep = Rep(id=rep_id, last_turn=0, **body.model_dump(exclude={"id"}))
     session.add(rep)
+    audit.record(session, principal.actor, principal.name, "rep.created", "rep", rep_id, body.model_dump(mode="json"))
     try:
         session.commit()
     except IntegrityError as exc:
@@ -63,7 +66,7 @@ def get_rep(rep_id: str, session: SessionDep) -> Rep:
 
 
 @router.patch("/{rep_id}", response_model=RepUpdated)
-def update_rep(rep_id: str, body: RepUpdate, session: SessionDep) -> dict:
+def update_rep(rep_id: str, body: RepUpdate, session: SessionDep, principal: PrincipalDep) -> dict:
     # Locked first: a task being created for this rep waits for this change, or is moved by it.
     rep = session.get(Rep, rep_id, with_for_update=True)
     if rep is None:
@@ -75,8 +78,10 @@ def update_rep(rep_id: str, body: RepUpdate, session: SessionDep) -> dict:
     was_away = rep.away
     backup_id = changes.get("backup_id", rep.backup_id)
     _check_backup(session, rep.id, backup_id, changes.get("away", rep.away), cleared_backup="backup_id" in changes)
+    before = {key: getattr(rep, key) for key in changes}
     for key, value in changes.items():
         setattr(rep, key, value)
+    audit.record(session, principal.actor, principal.name, "rep.updated", "rep", rep.id, audit.diff(before, changes))
     try:
         session.flush()
     except IntegrityError as exc:

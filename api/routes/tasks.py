@@ -7,6 +7,8 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import update
 
 from api import lead_workflows
+from api.auth.deps import PrincipalDep
+from api.auth.principal import Principal
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas import TaskComplete, TaskPublic, TasksPublic
 from domain.events import LeadEvent
@@ -17,20 +19,29 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.get("", response_model=TasksPublic)
-def list_tasks(session: SessionDep, owner: str | None = None,
+def list_tasks(session: SessionDep, principal: PrincipalDep, owner: str | None = None,
                status: Annotated[str | None, Query(pattern="^(open|done|skipped|missed)$")] = None,
                lead_id: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
+    owner, visible = principal.owner_filter(owner)  # a rep lists only its own
+    if not visible:
+        return {"data": [], "count": 0}
     rows, total = lead_store.tasks(session, owner=owner, status=status, lead_id=lead_id, limit=limit, offset=offset)
     return {"data": rows, "count": total}
 
 
+def visible_task(session, task_id: str, principal: Principal) -> Task:
+    """The task, if the caller may see it: another rep's task is a 404, as if it did not exist."""
+    task = session.get(Task, task_id)
+    if task is None or not principal.sees_owner(task.owner):
+        raise HTTPException(404, f"no task with id {task_id!r}")
+    return task
+
+
 @router.post("/{task_id}/complete", response_model=TaskPublic)
 def complete_task(task_id: str, body: TaskComplete, session: SessionDep, settings: SettingsDep,
-                  temporal: TemporalDep) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise HTTPException(404, f"no task with id {task_id!r}")
+                  temporal: TemporalDep, principal: PrincipalDep) -> Task:
+    task = visible_task(session, task_id, principal)
     if task.status != "open":
         raise HTTPException(409, f"task {task_id} is already {task.status}")
     lead = session.get(Lead, task.lead_id)

@@ -1,14 +1,17 @@
 """The product as it runs: a real Temporal dev server, the worker, and the API over HTTP."""
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -25,6 +28,8 @@ from worker import build_worker
 
 BIN = Path(sys.executable).parent
 DIALER_SECRET = "dialer-secret"
+# The admin key every live stack starts with (CADENCE_BOOTSTRAP_API_KEY); `api_client` sends it.
+ADMIN_KEY = "cad_live-test-admin-key-0123456789abcdef"
 INBOUND_PARSE_AUTH = ("sendgrid-parse", "parse-password")  # HTTP Basic of the Parse URL
 
 
@@ -48,7 +53,45 @@ def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: st
         cadence_secret_key="test-secret", sendgrid_api_key=None, dialer_webhook_secret=DIALER_SECRET,
         sendgrid_webhook_public_key=WEBHOOK_KEY.public, cadence_inbound_parse_user=INBOUND_PARSE_AUTH[0],
         cadence_inbound_parse_password=INBOUND_PARSE_AUTH[1], sendgrid_inbound_public_key=INBOUND_KEY.public,
+        cadence_bootstrap_api_key=ADMIN_KEY,
+        cadence_env="test",
     )
+
+
+def api_client(base_url: str, key: str | None = ADMIN_KEY, **options) -> httpx.AsyncClient:
+    """An HTTP client of the API that authenticates with `key` (the admin key unless told)."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.AsyncClient(base_url=base_url, headers=headers, **{"timeout": 15, **options})
+
+
+async def make_user(admin: httpx.AsyncClient, role: str, rep_id: str | None = None) -> tuple[str, str]:
+    """A UI user of `role` (a rep user for `rep_id`, made first if missing); its email and password."""
+    if rep_id and (await admin.get(f"/reps/{rep_id}")).status_code == 404:
+        r = await admin.post("/reps", json={"id": rep_id, "name": rep_id.title(), "email": f"{rep_id}@example.com"})
+        assert r.status_code == 201, r.text
+    email, password = f"{role}-{rep_id or 'x'}-{uuid.uuid4().hex[:6]}@example.com", "correct horse battery"
+    r = await admin.post("/users", json={"email": email, "password": password, "role": role, "rep_id": rep_id})
+    assert r.status_code == 201, r.text
+    return email, password
+
+
+async def ui_login(base_url: str, email: str, password: str, db: Database | None = None,
+                   secret: str = "test-secret") -> httpx.AsyncClient:
+    """A browser-like client logged in to the web UI. With `db`, `.csrf` holds the session's CSRF
+    token (read from the database, for pages whose forms the test does not load)."""
+    browser = httpx.AsyncClient(base_url=base_url, timeout=15)
+    form = await browser.get("/ui/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    r = await browser.post("/ui/login", data={"email": email, "password": password, "csrf_token": token})
+    assert r.status_code == 303, r.text
+    if db is not None:
+        from api.auth import credentials
+        from persistence.models import UiSession
+
+        session_id = credentials.unsign_session(browser.cookies["cadence_session"], secret)
+        with db.session() as s:
+            browser.csrf = s.get(UiSession, credentials.key_hash(session_id)).csrf_token
+    return browser
 
 
 def prepare_database(db: Database) -> None:
