@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from api import access_log
@@ -26,6 +28,7 @@ from privacy.keys import ring_for
 from temporal_client import connect
 
 log = logging.getLogger("cadence.api")
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, client: Client | None = None) -> FastAPI:
@@ -59,6 +62,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
                    codec,
                    sendgrid, reports, access, ui, health):
         app.include_router(module.router)
+
+    # Files the pages need (htmx, styles), shipped in the repository: the UI works offline.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -7,11 +7,12 @@ leads and tasks happens in the queries (`Principal.owner_scope`).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from fastapi.routing import iter_route_contexts
-from starlette.routing import compile_path
+from starlette.routing import Mount, compile_path
 
 from domain.access import Permission as P
 
@@ -46,6 +47,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/webhooks/sendgrid/events"): PUBLIC,
     ("POST", "/webhooks/sendgrid/inbound"): PUBLIC,
     ("POST", "/webhooks/calls"): PUBLIC,
+    ("GET", "/static"): PUBLIC,  # the mount of static files (htmx, styles)
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,
     ("GET", "/openapi.json"): DOCS,
@@ -112,9 +114,13 @@ def access_for(method: str, path: str) -> Access | None:
 
 
 def app_routes(routes) -> list[tuple[str, str]]:
-    """Every (method, path template) the app serves, routers included."""
+    """Every (method, path template) the app serves, routers included; a mount (static files) as
+    GET of its prefix."""
     found = []
     for route in iter_route_contexts(routes):
+        if isinstance(route.original_route, Mount):
+            found.append(("GET", route.original_route.path))
+            continue
         for method in sorted(route.methods or ()):
             if method != "HEAD":
                 found.append((method, route.path))
@@ -131,7 +137,9 @@ class RouteTable:
     its policy without reading the body (the same templates as the router: same matches)."""
 
     def __init__(self, routes):
-        self._routes = [(compile_path(path)[0], method, path) for method, path in app_routes(routes)]
+        mounts = {route.path for route in routes if isinstance(route, Mount)}
+        self._routes = [(re.compile(f"^{re.escape(path)}/") if path in mounts else compile_path(path)[0], method, path)
+                        for method, path in app_routes(routes)]
 
     def template(self, method: str, path: str) -> str | None:
         method = "GET" if method == "HEAD" else method

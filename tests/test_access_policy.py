@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/webhooks/sendgrid/events"): PUBLIC,
     ("POST", "/webhooks/sendgrid/inbound"): PUBLIC,
     ("POST", "/webhooks/calls"): PUBLIC,
+    ("GET", "/static"): PUBLIC,
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,
     ("GET", "/openapi.json"): DOCS,
@@ -142,7 +143,7 @@ def concrete(path: str) -> str:
     """Path parameters filled with ids nothing has, so no call changes a real lead or key."""
     return (path.replace("{lead_id}", "no-such-lead").replace("{task_id}", "no-such-task")
             .replace("{name}", "rank-a").replace("{rep_id}", "no-such-rep").replace("{email}", "no@example.com")
-            .replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{token}", "x.y"))
+            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{token}", "x.y"))
 
 
 async def call(client: httpx.AsyncClient, method: str, path: str, csrf: str | None = None) -> httpx.Response:
