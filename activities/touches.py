@@ -79,7 +79,7 @@ class TouchActivities:
             subject = render((variant and variant.subject) or input.step_def.subject, context) or ""
             body = render((variant and variant.body) or input.step_def.body, context) or ""
             touch_values.update(subject=subject.strip(), variant=variant.id if variant else None)
-            if store.is_suppressed(session, lead.email):
+            if store.is_suppressed(session, lead.email, self.links.secret):
                 store.upsert_touch(session, input.touch_id, status="suppressed", at=_now(),
                                    detail="address is on the suppression list", **touch_values)
                 return TouchResult(input.touch_id, "suppressed", "address is on the suppression list")

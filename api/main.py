@@ -21,7 +21,7 @@ from api.routes import (
     access, cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui,
     unsubscribe, webhooks,
 )
-from api.routes import codec
+from api.routes import codec, privacy
 from config import Settings, api_production_problems, get_settings
 from persistence.db import Database, database_for
 from privacy.keys import ring_for
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.directory = Directory(db, settings.secret())
     app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
-                   codec,
+                   privacy, codec,
                    sendgrid, reports, access, ui, health):
         app.include_router(module.router)
 

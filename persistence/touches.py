@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from persistence.models import Lead, LeadEventRecord, OutboxEmail, Suppression, Task, Touch
+from persistence.models import ErasedSuppression, Lead, LeadEventRecord, OutboxEmail, Suppression, Task, Touch
+from privacy.keys import email_hash
 
 
 def lead_fields(lead: Lead) -> dict[str, Any]:
@@ -19,8 +20,11 @@ def lead_fields(lead: Lead) -> dict[str, Any]:
     }
 
 
-def is_suppressed(session: Session, email: str) -> bool:
-    return session.get(Suppression, email.strip().lower()) is not None
+def is_suppressed(session: Session, email: str, secret: str) -> bool:
+    """On the list, or the address of an erased person who had been suppressed (kept as a keyed
+    hash of `secret`, so it matches without being readable)."""
+    return (session.get(Suppression, email.strip().lower()) is not None
+            or session.get(ErasedSuppression, email_hash(secret, email)) is not None)
 
 
 def suppress(session: Session, email: str, reason: str) -> None:
