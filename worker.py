@@ -12,7 +12,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
-from activities.imports import ImportActivities
 from activities.touches import TouchActivities
 from config import Settings, get_settings
 from messaging.email_message import Links, Sender
@@ -20,7 +19,6 @@ from messaging.mailer import SendGridMailer
 from persistence.db import Database, database_for
 from privacy.keys import KeyProblem, ring_for
 from temporal_client import connect
-from workflows.imports import ImportLeadsWorkflow
 from workflows.lead_cadence import LeadCadenceWorkflow
 
 log = logging.getLogger("cadence.worker")
@@ -47,18 +45,6 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
     )
 
 
-def build_import_worker(client: Client, settings: Settings, db: Database, executor: ThreadPoolExecutor) -> Worker:
-    """Lead imports on their own task queue and threads: a big list never holds up a lead's work."""
-    return Worker(
-        client,
-        task_queue=settings.import_task_queue,
-        workflows=[ImportLeadsWorkflow],
-        activities=ImportActivities(db, client, settings).all(),
-        activity_executor=executor,
-        max_concurrent_activities=executor._max_workers,
-    )
-
-
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -71,9 +57,8 @@ async def main() -> None:
     mode = "SendGrid" if settings.sendgrid_api_key else "the outbox (no SENDGRID_API_KEY)"
     log.info("worker on task queue %r at %s; emails go to %s", settings.temporal_task_queue,
              settings.temporal_address, mode)
-    with ThreadPoolExecutor(max_workers=32) as executor, ThreadPoolExecutor(max_workers=2) as import_executor:
-        await asyncio.gather(build_worker(client, settings, db, executor).run(),
-                             build_import_worker(client, settings, db, import_executor).run())
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        await build_worker(client, settings, db, executor).run()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from api.routes import (
     unsubscribe, webhooks,
 )
 from api.routes import codec, privacy
-from api.routes import imports
 from config import Settings, api_production_problems, get_settings
 from persistence.db import Database, database_for
 from privacy.keys import ring_for
@@ -60,7 +59,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.directory = Directory(db, settings.secret())
     app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
-                   privacy, codec, imports,
+                   privacy, codec,
                    sendgrid, reports, access, ui, health):
         app.include_router(module.router)
 

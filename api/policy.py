@@ -60,10 +60,6 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/leads/{lead_id}"): key(P.LEADS_READ),
     ("POST", "/leads/{lead_id}/signals/{name}"): key(P.LEADS_SIGNAL),
     ("DELETE", "/leads/{lead_id}"): key(P.LEADS_ERASE),
-    # ---- lead lists from CSV files: importing is creating leads, and so is following an import
-    ("POST", "/imports"): key(P.LEADS_CREATE),
-    ("GET", "/imports"): key(P.LEADS_CREATE),
-    ("GET", "/imports/{import_id}"): key(P.LEADS_CREATE),
     ("GET", "/leads/{lead_id}/export"): key(P.LEADS_ERASE),
     # ---- the task inbox (a rep: its own tasks only)
     ("GET", "/tasks"): key(P.TASKS_READ),
@@ -93,6 +89,9 @@ POLICY: dict[tuple[str, str], Access] = {
     # ---- reading what happened
     ("GET", "/reports/funnel"): key(P.REPORTS_READ),
     ("GET", "/reports/variants"): key(P.REPORTS_READ),
+    ("GET", "/reports/steps"): key(P.REPORTS_READ),
+    ("GET", "/reports/first-touch"): key(P.REPORTS_READ),
+    ("GET", "/reports/tasks"): key(P.REPORTS_READ),
     ("GET", "/outbox"): key(P.OUTBOX_READ),
     ("GET", "/audit"): key(P.AUDIT_READ),
     # ---- credentials

@@ -45,9 +45,6 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/leads/{lead_id}"): READERS,
     ("POST", "/leads/{lead_id}/signals/{name}"): ALL,
     ("DELETE", "/leads/{lead_id}"): STAFF,
-    ("POST", "/imports"): {"admin", "ops", "integration"},
-    ("GET", "/imports"): {"admin", "ops", "integration"},
-    ("GET", "/imports/{import_id}"): {"admin", "ops", "integration"},
     ("GET", "/leads/{lead_id}/export"): STAFF,
     ("GET", "/tasks"): READERS,
     ("POST", "/tasks/{task_id}/complete"): READERS,
@@ -73,6 +70,9 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("PATCH", "/mailboxes/{email}"): STAFF,
     ("GET", "/reports/funnel"): STAFF,
     ("GET", "/reports/variants"): STAFF,
+    ("GET", "/reports/steps"): STAFF,
+    ("GET", "/reports/first-touch"): STAFF,
+    ("GET", "/reports/tasks"): STAFF,
     ("GET", "/outbox"): STAFF,
     ("GET", "/audit"): STAFF,
     ("POST", "/api-keys"): ADMIN,
@@ -146,7 +146,7 @@ def concrete(path: str) -> str:
     """Path parameters filled with ids nothing has, so no call changes a real lead or key."""
     return (path.replace("{lead_id}", "no-such-lead").replace("{task_id}", "no-such-task")
             .replace("{name}", "rank-a").replace("{rep_id}", "no-such-rep").replace("{email}", "no@example.com")
-            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{import_id}", "no-such-import").replace("{token}", "x.y"))
+            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{token}", "x.y"))
 
 
 async def call(client: httpx.AsyncClient, method: str, path: str, csrf: str | None = None) -> httpx.Response:

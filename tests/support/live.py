@@ -24,7 +24,7 @@ from persistence.migrate import upgrade
 from privacy.codec import data_converter
 from scripts.load_cadences import load
 from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY
-from worker import build_import_worker, build_worker
+from worker import build_worker
 
 BIN = Path(sys.executable).parent
 DIALER_SECRET = "dialer-secret"
@@ -122,9 +122,9 @@ def serving_api(settings: Settings, db: Database):
 async def running_worker(client, settings: Settings, db: Database):
     # The dev server's client has no codec; the worker encrypts as the product's worker does.
     client = Client(**{**client.config(), "data_converter": data_converter(settings, db)})
-    with ThreadPoolExecutor(max_workers=8) as executor, ThreadPoolExecutor(max_workers=2) as imports:
+    with ThreadPoolExecutor(max_workers=8) as executor:
         worker: Worker = build_worker(client, settings, db, executor)
-        async with worker, build_import_worker(client, settings, db, imports):
+        async with worker:
             yield worker
 
 
