@@ -21,6 +21,7 @@ from api.routes import (
     access, cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui,
     unsubscribe, webhooks,
 )
+from api.routes import ui_lead, ui_settings
 from api.routes import codec, privacy
 from config import Settings, api_production_problems, get_settings
 from persistence.db import Database, database_for
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
                    privacy, codec,
-                   sendgrid, reports, access, ui, health):
+                   sendgrid, reports, access, ui, ui_lead, ui_settings, health):
         app.include_router(module.router)
 
     # Files the pages need (htmx, styles), shipped in the repository: the UI works offline.

@@ -105,10 +105,28 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/codec/encode"): Access("key_or_page", P.CODEC),
     ("POST", "/codec/decode"): Access("key_or_page", P.CODEC),
     # ---- the web UI (what a page shows follows the role)
-    ("GET", "/ui"): page(P.LEADS_READ),
+    ("GET", "/ui"): page(P.LEADS_READ),  # a rep is sent on to its inbox
+    ("GET", "/ui/inbox"): page(P.TASKS_READ),
+    ("GET", "/ui/leads"): page(P.LEADS_READ),
     ("GET", "/ui/leads/{lead_id}"): page(P.LEADS_READ),
     ("POST", "/ui/tasks/{task_id}/complete"): page(P.TASKS_WORK),
     ("POST", "/ui/logout"): page(None),
+    ("POST", "/ui/leads/{lead_id}/signals/{name}"): page(P.LEADS_SIGNAL),
+    ("POST", "/ui/leads/{lead_id}/replies/{record_id}/intent"): page(P.LEADS_SIGNAL),
+    ("GET", "/ui/settings"): page(P.REPS_READ),
+    ("GET", "/ui/settings/reps"): page(P.REPS_READ),
+    ("POST", "/ui/settings/reps"): page(P.REPS_WRITE),
+    ("POST", "/ui/settings/reps/{rep_id}"): page(P.REPS_WRITE),
+    ("GET", "/ui/settings/mailboxes"): page(P.MAILBOXES_READ),
+    ("POST", "/ui/settings/mailboxes"): page(P.MAILBOXES_WRITE),
+    ("GET", "/ui/settings/ranking"): page(P.RANKING_READ),
+    ("POST", "/ui/settings/ranking"): page(P.RANKING_WRITE),
+    ("GET", "/ui/settings/keys"): page(P.KEYS_MANAGE),
+    ("POST", "/ui/settings/keys"): page(P.KEYS_MANAGE),
+    ("POST", "/ui/settings/keys/{key_id}/revoke"): page(P.KEYS_MANAGE),
+    ("GET", "/ui/settings/users"): page(P.USERS_MANAGE),
+    ("POST", "/ui/settings/users"): page(P.USERS_MANAGE),
+    ("POST", "/ui/settings/users/{user_id}/disable"): page(P.USERS_MANAGE),
 }
 
 

@@ -164,6 +164,7 @@ class LeadDetail(LeadPublic):
 class LeadsPublic(BaseModel):
     data: list[LeadPublic]
     count: int
+    next_cursor: str | None = Field(None, description="`cursor` of the next page (older leads); null on the last")
 
 
 class SignalBody(BaseModel):

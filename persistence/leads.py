@@ -1,10 +1,14 @@
 """Lead records: creation, lookup and the listing filters of the API."""
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from persistence.models import Lead, LeadEventRecord, Task, Touch
@@ -29,15 +33,102 @@ def add(session: Session, **fields: Any) -> Lead:
     return lead
 
 
-def listing(session: Session, *, stage=None, rank=None, owner=None, cadence=None,
-            limit: int = 50, offset: int = 0) -> tuple[list[Lead], int]:
+class BadCursor(ValueError):
+    """A cursor this listing did not hand out (or one for another order)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the newest-first listing: the last lead shown, by (created_at, id). Leads
+    enrolled later sort before it, so the pages after it neither repeat nor skip a lead."""
+
+    created_at: datetime
+    id: str
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            at, _, lead_id = raw.partition("|")
+            created_at = datetime.fromisoformat(at)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise BadCursor("not a cursor of this listing") from None
+        if created_at.tzinfo is None or not lead_id or len(lead_id) > 32:
+            raise BadCursor("not a cursor of this listing")
+        return cls(created_at, lead_id)
+
+    @classmethod
+    def of(cls, lead: Lead) -> Cursor:
+        return cls(lead.created_at, lead.id)
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    rows: list[Lead]
+    total: int  # every lead the filters match, on any page
+    older: Cursor | None  # the next page (older leads), None on the last
+    newer: Cursor | None  # the page before (newer leads), None on the first
+
+
+def _like(term: str) -> str:
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered(*, stage=None, rank=None, owner=None, cadence=None, q: str | None = None):
     query = select(Lead)
     for column, value in ((Lead.stage, stage), (Lead.rank, rank), (Lead.owner, owner), (Lead.cadence_name, cadence)):
         if value is not None:
             query = query.where(column == value)
+    # Search: every word of `q` is in the name, the email or the company (any case).
+    fields = (Lead.first_name, Lead.last_name, Lead.email, Lead.company)
+    for term in (q or "").split()[:8]:
+        pattern = _like(term)
+        query = query.where(or_(*(func.lower(field).like(pattern, escape="\\") for field in fields)))
+    return query
+
+
+def _older_than(cursor: Cursor):
+    return or_(Lead.created_at < cursor.created_at, and_(Lead.created_at == cursor.created_at, Lead.id > cursor.id))
+
+
+def _newer_than(cursor: Cursor):
+    return or_(Lead.created_at > cursor.created_at, and_(Lead.created_at == cursor.created_at, Lead.id < cursor.id))
+
+
+def listing(session: Session, *, stage=None, rank=None, owner=None, cadence=None, q: str | None = None,
+            after: Cursor | None = None, limit: int = 50, offset: int = 0) -> tuple[list[Lead], int]:
+    """Newest first; `after` continues after that lead (see `Cursor`)."""
+    query = _filtered(stage=stage, rank=rank, owner=owner, cadence=cadence, q=q)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if after is not None:
+        query = query.where(_older_than(after))
     rows = session.scalars(query.order_by(Lead.created_at.desc(), Lead.id).limit(limit).offset(offset))
     return list(rows), total
+
+
+def page(session: Session, *, stage=None, rank=None, owner=None, cadence=None, q: str | None = None,
+         after: Cursor | None = None, before: Cursor | None = None, limit: int = 25) -> LeadPage:
+    """One page of the newest-first listing: after a cursor (older leads), before one (newer
+    leads), or the first; with the cursors of the pages either side."""
+    query = _filtered(stage=stage, rank=rank, owner=owner, cadence=cadence, q=q)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if before is not None:  # read towards the newest, then show in the listing's order
+        found = list(session.scalars(query.where(_newer_than(before))
+                                     .order_by(Lead.created_at, Lead.id.desc()).limit(limit + 1)))
+        more_newer, rows = len(found) > limit, found[:limit][::-1]
+        return LeadPage(rows, total, older=Cursor.of(rows[-1]) if rows else before,
+                        newer=Cursor.of(rows[0]) if rows and more_newer else None)
+    if after is not None:
+        query = query.where(_older_than(after))
+    found = list(session.scalars(query.order_by(Lead.created_at.desc(), Lead.id).limit(limit + 1)))
+    rows = found[:limit]
+    return LeadPage(rows, total, older=Cursor.of(rows[-1]) if len(found) > limit else None,
+                    newer=(Cursor.of(rows[0]) if rows else after) if after is not None else None)
 
 
 def timeline(session: Session, lead_id: str) -> tuple[list[Touch], list[LeadEventRecord]]:

@@ -84,9 +84,27 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/codec/encode"): STAFF,
     ("POST", "/codec/decode"): STAFF,
     ("GET", "/ui"): READERS,
+    ("GET", "/ui/inbox"): READERS,
+    ("GET", "/ui/leads"): READERS,
     ("GET", "/ui/leads/{lead_id}"): READERS,
     ("POST", "/ui/tasks/{task_id}/complete"): READERS,
     ("POST", "/ui/logout"): ALL,
+    ("POST", "/ui/leads/{lead_id}/signals/{name}"): ALL,
+    ("POST", "/ui/leads/{lead_id}/replies/{record_id}/intent"): ALL,
+    ("GET", "/ui/settings"): STAFF,
+    ("GET", "/ui/settings/reps"): STAFF,
+    ("POST", "/ui/settings/reps"): STAFF,
+    ("POST", "/ui/settings/reps/{rep_id}"): STAFF,
+    ("GET", "/ui/settings/mailboxes"): STAFF,
+    ("POST", "/ui/settings/mailboxes"): STAFF,
+    ("GET", "/ui/settings/ranking"): STAFF,
+    ("POST", "/ui/settings/ranking"): STAFF,
+    ("GET", "/ui/settings/keys"): ADMIN,
+    ("POST", "/ui/settings/keys"): ADMIN,
+    ("POST", "/ui/settings/keys/{key_id}/revoke"): ADMIN,
+    ("GET", "/ui/settings/users"): ADMIN,
+    ("POST", "/ui/settings/users"): ADMIN,
+    ("POST", "/ui/settings/users/{user_id}/disable"): ADMIN,
 }
 
 
@@ -243,7 +261,8 @@ async def test_a_rep_sees_only_its_own_leads_and_tasks_and_others_are_404(stack)
     assert (await rep.post(f"/leads/{theirs['id']}/signals/pause", json={})).status_code == 404
     listed = (await rep.get("/leads")).json()
     assert {lead["owner"] for lead in listed["data"]} == {"ana"}
-    assert (await rep.get("/leads", params={"owner": "ben"})).json() == {"data": [], "count": 0}
+    assert (await rep.get("/leads", params={"owner": "ben"})).json() == {"data": [], "count": 0,
+                                                                   "next_cursor": None}
     from tests.support.harness import eventually
 
     async def tasks_of(lead_id):

@@ -22,10 +22,12 @@ async def test_the_inbox_lists_work_and_a_task_completes_from_its_form(live):
     task = (await eventually(open_task, timeout=10))[0]
     browser = await ui_login(str(live.base_url), *await make_user(live, "ops"))
     home = await browser.get("/", follow_redirects=True)
-    assert home.status_code == 200 and "Inbox" in home.text and "MQL 1" in home.text
+    assert home.status_code == 200 and str(home.url).endswith("/ui") and "MQL 1" in home.text  # ops: the leads
     assert "&lt;b&gt;Grace&lt;/b&gt;" in home.text and "<b>Grace</b>" not in home.text  # escaped
-    assert f'/ui/tasks/{task["id"]}/complete' in home.text and "Call &lt;b&gt;Grace&lt;/b&gt;" in home.text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+    inbox = await browser.get("/ui/inbox")
+    assert inbox.status_code == 200 and "Inbox" in inbox.text
+    assert f'/ui/tasks/{task["id"]}/complete' in inbox.text and "Call &lt;b&gt;Grace&lt;/b&gt;" in inbox.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text).group(1)
     forged = await browser.post(f"/ui/tasks/{task['id']}/complete", data={"outcome": "no_answer"})
     assert forged.status_code == 403 and "CSRF" in forged.text  # a form without the session's token
     r = await browser.post(f"/ui/tasks/{task['id']}/complete", data={"outcome": "no_answer", "notes": "rang",
@@ -70,8 +72,11 @@ async def test_pages_need_a_login_and_a_rep_sees_only_its_own(live):
     assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
     browser = await ui_login(str(live.base_url), rep_email, rep_password)
     assert browser.cookies["cadence_session"]
-    home = await browser.get("/ui")
+    landing = await browser.get("/ui")
+    assert landing.status_code == 303 and landing.headers["location"] == "/ui/inbox"  # a rep starts with its day
+    home = await browser.get("/ui/leads")
     assert "Mine" in home.text and "Theirs" not in home.text and "funnel" not in home.text
+    assert "Theirs" not in (await browser.get("/ui/leads", params={"owner": "ben"})).text
     assert (await browser.get(f"/ui/leads/{mine['id']}")).status_code == 200
     assert (await browser.get(f"/ui/leads/{theirs['id']}")).status_code == 404
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)

@@ -134,14 +134,28 @@ def list_leads(session: SessionDep, principal: PrincipalDep,
                stage: Annotated[str | None, Query(pattern="^(new|in_process|qualified|nurture|not_interested)$")] = None,
                rank: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
                owner: str | None = None, cadence: str | None = None,
+               q: Annotated[str | None, Query(max_length=200, description="words in the name, email or company")] = None,
+               cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict:
     owner, visible = principal.owner_filter(owner)  # a rep lists only its own
     if not visible:
-        return {"data": [], "count": 0}
-    rows, total = lead_store.listing(session, stage=stage, rank=rank, owner=owner, cadence=cadence,
-                                     limit=limit, offset=offset)
-    return {"data": [to_public(r) for r in rows], "count": total}
+        return {"data": [], "count": 0, "next_cursor": None}
+    try:
+        after = lead_store.Cursor.decode(cursor) if cursor else None
+    except lead_store.BadCursor as exc:
+        raise unprocessable("cursor", str(exc), location="query") from None
+    if after is not None and offset:
+        raise unprocessable("offset", "give a cursor or an offset, not both", location="query")
+    if offset:
+        rows, total = lead_store.listing(session, stage=stage, rank=rank, owner=owner, cadence=cadence, q=q,
+                                         limit=limit, offset=offset)
+        nxt = lead_store.Cursor.of(rows[-1]) if len(rows) == limit else None
+    else:
+        found = lead_store.page(session, stage=stage, rank=rank, owner=owner, cadence=cadence, q=q, after=after,
+                                limit=limit)
+        rows, total, nxt = found.rows, found.total, found.older
+    return {"data": [to_public(r) for r in rows], "count": total, "next_cursor": nxt.encode() if nxt else None}
 
 
 def _lead_or_404(session, lead_id: str, principal: Principal) -> Lead:
