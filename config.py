@@ -63,6 +63,32 @@ class Settings(BaseSettings):
     cadence_inbound_parse_password: SecretStr | None = None
     dialer_webhook_secret: SecretStr | None = None
 
+    # Outbound webhooks (README "Webhooks out"): their own task queue, so a slow receiver never
+    # holds up a lead's cadence; exponential back-off from the first interval up to the longest,
+    # for at most the give-up time, then the endpoint is marked failing.
+    temporal_webhook_task_queue: str = "cadence-webhooks"
+    cadence_webhook_retry_first_seconds: float = 5.0
+    cadence_webhook_retry_max_seconds: float = 3600.0
+    cadence_webhook_give_up_seconds: float = 86400.0  # a day
+    cadence_webhook_timeout_seconds: float = 10.0  # per request
+    cadence_webhook_sweep_seconds: int = 60  # how often deliveries whose start was lost are started
+    cadence_webhook_retention_days: int = 30  # deliveries and their events are deleted after this
+
+    @field_validator("cadence_webhook_retry_first_seconds", "cadence_webhook_retry_max_seconds",
+                     "cadence_webhook_give_up_seconds", "cadence_webhook_timeout_seconds",
+                     "cadence_webhook_sweep_seconds", "cadence_webhook_retention_days")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
+
+    @model_validator(mode="after")
+    def _retries_grow(self) -> "Settings":
+        if self.cadence_webhook_retry_max_seconds < self.cadence_webhook_retry_first_seconds:
+            raise ValueError("CADENCE_WEBHOOK_RETRY_MAX_SECONDS must be at least CADENCE_WEBHOOK_RETRY_FIRST_SECONDS")
+        return self
+
     @field_validator("cadence_default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:

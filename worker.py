@@ -13,13 +13,16 @@ from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
 from activities.touches import TouchActivities
+from activities.webhooks import DeliveryStarter, WebhookActivities, ensure_sweep_schedule
 from config import Settings, get_settings
 from messaging.email_message import Links, Sender
 from messaging.mailer import SendGridMailer
+from persistence import outbound
 from persistence.db import Database, database_for
 from privacy.keys import KeyProblem, ring_for
 from temporal_client import connect
 from workflows.lead_cadence import LeadCadenceWorkflow
+from workflows.webhooks import WebhookDeliveryWorkflow, WebhookSweepWorkflow
 
 log = logging.getLogger("cadence.worker")
 
@@ -45,6 +48,21 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
     )
 
 
+def build_webhook_worker(client: Client, settings: Settings, db: Database, executor: ThreadPoolExecutor) -> Worker:
+    """Webhook deliveries on their own task queue and threads: a slow receiver never delays a lead.
+    Also has this process start the deliveries every commit on `db` makes (see persistence/outbound.py)."""
+    starter = DeliveryStarter(client, settings)
+    outbound.start_after_commit(db, starter)
+    return Worker(
+        client,
+        task_queue=settings.temporal_webhook_task_queue,
+        workflows=[WebhookDeliveryWorkflow, WebhookSweepWorkflow],
+        activities=WebhookActivities(db, ring_for(settings), starter).all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+    )
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -57,8 +75,10 @@ async def main() -> None:
     mode = "SendGrid" if settings.sendgrid_api_key else "the outbox (no SENDGRID_API_KEY)"
     log.info("worker on task queue %r at %s; emails go to %s", settings.temporal_task_queue,
              settings.temporal_address, mode)
-    with ThreadPoolExecutor(max_workers=32) as executor:
-        await build_worker(client, settings, db, executor).run()
+    await ensure_sweep_schedule(client, settings)
+    with ThreadPoolExecutor(max_workers=32) as executor, ThreadPoolExecutor(max_workers=16) as webhook_executor:
+        await asyncio.gather(build_worker(client, settings, db, executor).run(),
+                             build_webhook_worker(client, settings, db, webhook_executor).run())
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ from api.routes import (
 )
 from api.routes import ui_lead, ui_settings
 from api.routes import codec, privacy
+from api.routes import webhook_endpoints
+from activities.webhooks import DeliveryStarter
 from config import Settings, api_production_problems, get_settings
+from persistence import outbound
 from persistence.db import Database, database_for
 from privacy.keys import ring_for
 from temporal_client import connect
@@ -50,7 +53,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
                 app.state.temporal = await connect(settings, app.state.db)
             except Exception as exc:
                 log.warning("Temporal at %s is not reachable: %s", settings.temporal_address, exc)
+        # Webhook deliveries the API's own changes make start after their commit (else the sweep).
+        detach = outbound.start_after_commit(db, DeliveryStarter(app.state.temporal, settings)) \
+            if app.state.temporal is not None else None
         yield
+        if detach is not None:
+            detach()
 
     app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,
                   description="Durable sales cadences: every lead runs its own Temporal workflow. "
@@ -61,7 +69,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
                    privacy, codec,
-                   sendgrid, reports, access, ui, ui_lead, ui_settings, health):
+                   sendgrid, reports, access, ui, ui_lead, ui_settings, health,
+                   webhook_endpoints):
         app.include_router(module.router)
 
     # Files the pages need (htmx, styles), shipped in the repository: the UI works offline.

@@ -101,6 +101,14 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/users"): key(P.USERS_MANAGE),
     ("GET", "/users"): key(P.USERS_MANAGE),
     ("DELETE", "/users/{user_id}"): key(P.USERS_MANAGE),
+    # ---- outbound webhooks, and the operator's numbers
+    ("POST", "/webhook-endpoints"): key(P.WEBHOOKS_MANAGE),
+    ("GET", "/webhook-endpoints"): key(P.WEBHOOKS_MANAGE),
+    ("GET", "/webhook-endpoints/{endpoint_id}"): key(P.WEBHOOKS_MANAGE),
+    ("PATCH", "/webhook-endpoints/{endpoint_id}"): key(P.WEBHOOKS_MANAGE),
+    ("DELETE", "/webhook-endpoints/{endpoint_id}"): key(P.WEBHOOKS_MANAGE),
+    ("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): key(P.WEBHOOKS_MANAGE),
+    ("POST", "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): key(P.WEBHOOKS_MANAGE),
     # ---- the Temporal Web UI's codec server
     ("POST", "/codec/encode"): Access("key_or_page", P.CODEC),
     ("POST", "/codec/decode"): Access("key_or_page", P.CODEC),

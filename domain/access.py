@@ -34,6 +34,7 @@ class Permission(StrEnum):
     OUTBOX_READ = "outbox:read"
     AUDIT_READ = "audit:read"
     CODEC = "codec"  # decode Temporal payloads for the Web UI and CLI
+    WEBHOOKS_MANAGE = "webhooks:manage"  # outbound webhook endpoints and their deliveries
     KEYS_MANAGE = "keys:manage"
     USERS_MANAGE = "users:manage"
 

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from persistence import lead_keys
+from persistence import lead_keys, outbound
 from persistence.models import (
     ErasedSuppression, Lead, LeadEventRecord, OutboxEmail, ProviderEvent, Suppression, Task, TaskEscalation, Touch,
+    WebhookEvent,
 )
 from privacy.keys import email_hash
 
@@ -40,6 +41,7 @@ def personal_data(session: Session, lead: Lead) -> dict[str, Any]:
         "outbox": select(OutboxEmail).where(OutboxEmail.lead_id == lead.id).order_by(OutboxEmail.id),
         "provider_events": select(ProviderEvent).where(_provider_events(lead, touch_ids))
         .order_by(ProviderEvent.at, ProviderEvent.id),
+        "webhook_events": select(WebhookEvent).where(WebhookEvent.lead_id == lead.id).order_by(WebhookEvent.at),
     }
     suppression = session.get(Suppression, lead.email.strip().lower())
     return {
@@ -70,6 +72,7 @@ def erase(session: Session, lead_id: str, secret: str) -> dict[str, int] | None:
         ("events", delete(LeadEventRecord).where(LeadEventRecord.lead_id == lead_id)),
         ("outbox", delete(OutboxEmail).where(OutboxEmail.lead_id == lead_id)),
     )}  # in this order: what refers to a row goes before it
+    counts["webhook_events"] = outbound.forget_lead(session, lead_id)  # delivered or not: never sent now
     counts["lead_keys"] = int(lead_keys.remove(session, lead_id))  # its Temporal history is unreadable now
     address = lead.email.strip().lower()
     suppression = session.get(Suppression, address)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from persistence import outbound
 from persistence.models import Lead, LeadEventRecord, Task, Touch
 
 
@@ -30,6 +31,7 @@ def add(session: Session, **fields: Any) -> Lead:
     lead = Lead(**fields)
     session.add(lead)
     session.flush()
+    outbound.lead_created(session, lead)
     return lead
 
 

@@ -330,3 +330,77 @@ class ErasedSuppression(Base):
     email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256 hex
     reason: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- outbound webhooks: endpoints, the events Cadence emits, each delivery and its attempts ----
+from sqlalchemy.orm import relationship  # noqa: E402  (this section's own import)
+
+
+class WebhookEndpoint(Base):
+    """A receiver (a CRM, a Zapier hook) and the events it takes; its signing secret is sealed with
+    the payload key (CADENCE_PAYLOAD_KEYS), so a copy of the database does not hold it in the clear."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(500))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    include_reply_text: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active, paused, failing
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    failing_since: Mapped[datetime | None]
+    secret_key_id: Mapped[str] = mapped_column(String(40))  # the payload key that sealed the secret
+    secret_sealed: Mapped[str] = mapped_column(String(200))  # base64 of nonce + AES-GCM ciphertext
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """One event, written in the transaction of the change it reports (the outbox); its id is the
+    `webhook-id` every endpoint and every retry gets."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[str | None] = mapped_column(String(32), index=True)  # no FK: erasure deletes these first
+    at: Mapped[datetime]  # when it happened: the payload's timestamp
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: pending, retrying, succeeded, failed (after a day) or held."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+                      Index("ix_webhook_deliveries_status_created", "status", "created_at"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_response_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    event: Mapped[WebhookEvent] = relationship()  # so a new event is inserted before its deliveries
+
+
+class WebhookAttempt(Base):
+    """One HTTP request of a delivery: what the receiver answered and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+    response_code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from persistence import outbound
 from persistence.models import ErasedSuppression, Lead, LeadEventRecord, OutboxEmail, Suppression, Task, Touch
 from privacy.keys import email_hash
 
@@ -31,6 +32,7 @@ def suppress(session: Session, email: str, reason: str) -> None:
     key = email.strip().lower()
     if session.get(Suppression, key) is None:
         session.add(Suppression(email=key, reason=reason))
+        outbound.suppressed(session, email, reason)
 
 
 def write_outbox(session: Session, *, touch_id: str, lead_id: str, to_email: str, subject: str,
@@ -42,12 +44,14 @@ def write_outbox(session: Session, *, touch_id: str, lead_id: str, to_email: str
 
 def upsert_touch(session: Session, touch_id: str, **values: Any) -> Touch:
     touch = session.get(Touch, touch_id)
+    before = touch.status if touch is not None else None
     if touch is None:
         touch = Touch(id=touch_id, **values)
         session.add(touch)
     else:
         for key, value in values.items():
             setattr(touch, key, value)
+    outbound.touch_written(session, touch, before)
     return touch
 
 
@@ -57,6 +61,7 @@ def add_task_once(session: Session, task: Task) -> Task:
     if existing is not None:
         return existing
     session.add(task)
+    outbound.task_created(session, task)
     return task
 
 
@@ -65,9 +70,12 @@ def close_task(session: Session, task_id: str, status: str, at: datetime, outcom
     task = session.get(Task, task_id)
     if task is None:
         return
-    if task.status == "open" or task.status == status:
+    was_open = task.status == "open"
+    if was_open or task.status == status:
         task.status, task.completed_at = status, task.completed_at or at
         task.outcome, task.notes = outcome or task.outcome, notes or task.notes
+    if was_open:
+        outbound.task_closed(session, task)
     if task.touch_id:
         touch = session.get(Touch, task.touch_id)
         if touch is not None and touch.status == "task_open":
@@ -80,11 +88,16 @@ def record_event_once(session: Session, lead_id: str, event_id: str, type_: str,
         LeadEventRecord.lead_id == lead_id, LeadEventRecord.event_id == event_id))
     if exists is None:
         session.add(LeadEventRecord(lead_id=lead_id, event_id=event_id, type=type_, at=at, data=data))
+        outbound.event_recorded(session, lead_id, event_id, type_, at, data)
 
 
 def write_lead_state(session: Session, lead_id: str, revision: int, values: dict[str, Any]) -> bool:
     """Apply the workflow's view unless a newer one was written already (retries, reordering)."""
+    lead = session.get(Lead, lead_id)  # as the caller read it: the stage the lead may be leaving
+    stage_before = lead.stage if lead is not None else None
     result = session.execute(
         update(Lead).where(Lead.id == lead_id, Lead.revision < revision).values(revision=revision, **values)
     )
+    if result.rowcount == 1:
+        outbound.stage_written(session, lead_id, stage_before, values)
     return result.rowcount == 1

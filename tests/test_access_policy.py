@@ -81,6 +81,13 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/users"): ADMIN,
     ("GET", "/users"): ADMIN,
     ("DELETE", "/users/{user_id}"): ADMIN,
+    ("POST", "/webhook-endpoints"): STAFF,
+    ("GET", "/webhook-endpoints"): STAFF,
+    ("GET", "/webhook-endpoints/{endpoint_id}"): STAFF,
+    ("PATCH", "/webhook-endpoints/{endpoint_id}"): STAFF,
+    ("DELETE", "/webhook-endpoints/{endpoint_id}"): STAFF,
+    ("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): STAFF,
+    ("POST", "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): STAFF,
     ("POST", "/codec/encode"): STAFF,
     ("POST", "/codec/decode"): STAFF,
     ("GET", "/ui"): READERS,
@@ -164,7 +171,8 @@ def concrete(path: str) -> str:
     """Path parameters filled with ids nothing has, so no call changes a real lead or key."""
     return (path.replace("{lead_id}", "no-such-lead").replace("{task_id}", "no-such-task")
             .replace("{name}", "rank-a").replace("{rep_id}", "no-such-rep").replace("{email}", "no@example.com")
-            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{token}", "x.y"))
+            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{token}", "x.y")
+            .replace("{endpoint_id}", "no-such-endpoint").replace("{delivery_id}", "no-such-delivery"))
 
 
 async def call(client: httpx.AsyncClient, method: str, path: str, csrf: str | None = None) -> httpx.Response:

@@ -13,6 +13,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas import TaskComplete, TaskPublic, TasksPublic
 from domain.events import LeadEvent
 from persistence import leads as lead_store
+from persistence import outbound
 from persistence.models import Lead, Task, utcnow
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -57,6 +58,7 @@ def complete_task(task_id: str, body: TaskComplete, session: SessionDep, setting
     if not claimed:
         session.rollback()
         raise HTTPException(409, f"task {task_id} is no longer open")
+    completed = outbound.task_closed(session, task)  # `task.completed` commits with the claim
     session.commit()
     try:
         lead_workflows.signal(session, settings, temporal, lead, "task_completed", event)
@@ -65,6 +67,7 @@ def complete_task(task_id: str, body: TaskComplete, session: SessionDep, setting
     except HTTPException:  # not delivered: the task stays open to try again
         session.execute(update(Task).where(Task.id == task_id).values(
             status="open", outcome=None, notes=None, completed_at=None))
+        outbound.withdraw(session, completed)
         session.commit()
         raise
     session.refresh(task)

@@ -24,7 +24,8 @@ from persistence.migrate import upgrade
 from privacy.codec import data_converter
 from scripts.load_cadences import load
 from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY
-from worker import build_worker
+from activities.webhooks import ensure_sweep_schedule
+from worker import build_webhook_worker, build_worker
 
 BIN = Path(sys.executable).parent
 DIALER_SECRET = "dialer-secret"
@@ -46,7 +47,8 @@ async def start_dev_server(db_file: Path, port: int) -> WorkflowEnvironment:
     )
 
 
-def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: str) -> Settings:
+def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: str, **over) -> Settings:
+    """`over`: other settings, e.g. webhook retry intervals."""
     return Settings(
         _env_file=None, database_url=db.url, temporal_address=f"127.0.0.1:{temporal_port}",
         temporal_task_queue=task_queue, cadence_api_port=api_port, cadence_public_url=f"http://127.0.0.1:{api_port}",
@@ -55,6 +57,8 @@ def settings_for(db: Database, temporal_port: int, api_port: int, task_queue: st
         cadence_inbound_parse_password=INBOUND_PARSE_AUTH[1], sendgrid_inbound_public_key=INBOUND_KEY.public,
         cadence_bootstrap_api_key=ADMIN_KEY,
         cadence_env="test",
+        **{"temporal_webhook_task_queue": f"{task_queue}-webhooks", "cadence_webhook_sweep_seconds": 2,
+           "cadence_webhook_retry_first_seconds": 0.5, "cadence_webhook_retry_max_seconds": 2, **over},
     )
 
 
@@ -124,8 +128,20 @@ async def running_worker(client, settings: Settings, db: Database):
     client = Client(**{**client.config(), "data_converter": data_converter(settings, db)})
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker: Worker = build_worker(client, settings, db, executor)
-        async with worker:
+        async with worker, delivering_webhooks(client, settings, db):
             yield worker
+
+
+@asynccontextmanager
+async def delivering_webhooks(client, settings: Settings, db: Database):
+    """The worker's second Worker (webhook deliveries) and the sweep's schedule, removed afterwards."""
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_webhook_worker(client, settings, db, executor):
+            schedule_id = await ensure_sweep_schedule(client, settings)
+            try:
+                yield
+            finally:
+                await client.get_schedule_handle(schedule_id).delete()
 
 
 def add_unstarted_lead(db: Database, cadence_name: str = "rank-a") -> str:
