@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.errors import classified
 from domain.cadences import Step, Variant
 from messaging.email_message import Links, Sender, build_request
-from messaging.mailer import RejectedMail, TemporaryMailError
-from messaging.rendering import render, template_context
+from messaging.mailer import RejectedMail, TemporaryMailError, UnknownOutcome
+from messaging.rendering import TemplateError, render, template_context
 from persistence import mailboxes as mailbox_store
 from persistence import reps as rep_store
 from persistence import touches as store
@@ -22,7 +23,7 @@ from workflows.messages import (
     CreateTaskInput, EscalateTaskInput, ReassignTasksInput, RecordStateInput, SendEmailInput, TouchResult,
 )
 
-FINISHED = frozenset({"sent", "outboxed", "failed", "suppressed"})
+FINISHED = frozenset({"sent", "outboxed", "failed", "suppressed", "unknown"})
 
 
 def choose_variant(lead_id: str, step: Step) -> Variant | None:
@@ -58,6 +59,22 @@ class TouchActivities:
 
     @activity.defn(name="send_email")
     def send_email(self, input: SendEmailInput) -> TouchResult:
+        """Render, check, and hand the email to SendGrid (or the outbox) at most once.
+
+        Until the `sending` row is committed a cancellation (the lead was stopped) ends the
+        attempt with nothing sent; from there on it is shielded, so what SendGrid answered is
+        always recorded."""
+        activity.heartbeat()  # a cancellation requested while this attempt waited reaches it now
+        with classified(f"touch {input.touch_id}"):
+            prepared = self._prepare_email(input)
+        if isinstance(prepared, TouchResult):
+            return prepared
+        activity.heartbeat()
+        with activity.shield_thread_cancel_exception():
+            return self._deliver(input.touch_id, prepared)
+
+    def _prepare_email(self, input: SendEmailInput) -> TouchResult | dict:
+        """The touch's outcome when it needs no sending, else the request to send."""
         touch_values = dict(lead_id=input.lead_id, step=input.step, step_id=input.step_def.id, channel="email",
                             due_at=input.due_at)
         with self.db.session() as session:
@@ -65,10 +82,11 @@ class TouchActivities:
             if touch is not None and touch.status in FINISHED:
                 return TouchResult(touch.id, touch.status, touch.detail)
             if touch is not None and touch.status == "sending":
-                # An earlier attempt handed the message to SendGrid and died before hearing back.
-                # Sending again could deliver it twice; at most once is the promise.
-                touch.status, touch.at = "sent", touch.at or _now()
-                touch.detail = "accepted by an earlier attempt that ended before recording it"
+                # An earlier attempt recorded the send and ended before hearing back: the email may
+                # or may not have gone out. Sending again could deliver it twice; at most once is
+                # the promise, so the outcome is shown as unknown rather than guessed.
+                touch.status, touch.at = "unknown", touch.at or _now()
+                touch.detail = "an earlier attempt ended before SendGrid's answer was recorded; it may have been sent"
                 return TouchResult(touch.id, touch.status, touch.detail)
             lead = self._lead(session, input.lead_id)
             variant = choose_variant(lead.id, input.step_def)
@@ -76,8 +94,13 @@ class TouchActivities:
             sender = Sender(mailbox.email, mailbox.name or self.sender.name) if mailbox is not None else self.sender
             context = template_context(store.lead_fields(lead), sender_name=sender.name,
                                        unsubscribe_url=self.links.unsubscribe_url(lead.id))
-            subject = render((variant and variant.subject) or input.step_def.subject, context) or ""
-            body = render((variant and variant.body) or input.step_def.body, context) or ""
+            try:
+                subject = render((variant and variant.subject) or input.step_def.subject, context) or ""
+                body = render((variant and variant.body) or input.step_def.body, context) or ""
+            except TemplateError as exc:  # the same text fails every time: the touch fails, the cadence goes on
+                store.upsert_touch(session, input.touch_id, status="failed", at=_now(),
+                                   detail=f"the template cannot be rendered: {exc}", **touch_values)
+                return TouchResult(input.touch_id, "failed", f"the template cannot be rendered: {exc}")
             touch_values.update(subject=subject.strip(), variant=variant.id if variant else None)
             if store.is_suppressed(session, lead.email, self.links.secret):
                 store.upsert_touch(session, input.touch_id, status="suppressed", at=_now(),
@@ -103,7 +126,7 @@ class TouchActivities:
                 return TouchResult(input.touch_id, "outboxed")
             store.upsert_touch(session, input.touch_id, status="sending", at=None,
                                detail=f"was {was_deferred}" if was_deferred else None, **touch_values)
-        return self._deliver(input.touch_id, request)
+        return request
 
     def _deliver(self, touch_id: str, request: dict) -> TouchResult:
         try:
@@ -111,23 +134,37 @@ class TouchActivities:
         except TemporaryMailError as exc:
             with self.db.session() as session:  # nothing was accepted: the retry may send
                 store.upsert_touch(session, touch_id, status="deferred", detail=f"{exc}; retrying")
-            raise
+            delay = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
+            raise ApplicationError(str(exc), type="TemporaryMailError", next_retry_delay=delay) from exc
         except RejectedMail as exc:
             with self.db.session() as session:
                 store.upsert_touch(session, touch_id, status="failed", at=_now(), detail=str(exc))
             return TouchResult(touch_id, "failed", str(exc))
+        except UnknownOutcome as exc:  # it may have gone out: never sent again, shown as unknown
+            with self.db.session() as session:
+                store.upsert_touch(session, touch_id, status="unknown", at=_now(), detail=str(exc))
+            return TouchResult(touch_id, "unknown", str(exc))
         with self.db.session() as session:
             store.upsert_touch(session, touch_id, status="sent", at=_now(), message_id=message_id)
         return TouchResult(touch_id, "sent")
 
     @activity.defn(name="create_task")
     def create_task(self, input: CreateTaskInput) -> TouchResult:
-        with self.db.session() as session:
+        with classified(f"task {input.task_id}"), self.db.session() as session:
             lead = self._lead(session, input.lead_id)
             context = template_context(store.lead_fields(lead), sender_name=self.sender.name,
                                        unsubscribe_url=self.links.unsubscribe_url(lead.id))
             step = input.step_def
-            instructions = input.instructions or _task_text(step, context)
+            try:
+                instructions = input.instructions or _task_text(step, context)
+                subject = render(step.subject, context) if step is not None else None
+            except TemplateError as exc:  # no task a rep could act on: the step fails, the cadence goes on
+                detail = f"the template cannot be rendered: {exc}"
+                if step is not None:
+                    store.upsert_touch(session, input.task_id, lead_id=lead.id, step=input.step, step_id=step.id,
+                                       channel=step.channel, status="failed", due_at=input.due_at, at=_now(),
+                                       detail=detail)
+                return TouchResult(input.task_id, "failed", detail)
             owner = input.owner or lead.owner
             # An away owner's new work goes to their stand-in, with the move on the timeline.
             assignee = owner if session.get(Task, input.task_id) else rep_store.stand_in(session, owner, lock=True)
@@ -144,12 +181,12 @@ class TouchActivities:
                 if touch is None:
                     store.upsert_touch(session, input.task_id, lead_id=lead.id, step=input.step, step_id=step.id,
                                        channel=step.channel, status="task_open", due_at=input.due_at,
-                                       at=_now(), subject=render(step.subject, context))
+                                       at=_now(), subject=subject)
         return TouchResult(input.task_id, "task_open")
 
     @activity.defn(name="record_state")
     def record_state(self, input: RecordStateInput) -> bool:
-        with self.db.session() as session:
+        with classified(f"the read model of lead {input.lead_id}"), self.db.session() as session:
             lead = self._lead(session, input.lead_id)
             for e in input.events:
                 store.record_event_once(session, lead.id, e.event_id, e.type, e.at, e.data)
@@ -173,12 +210,12 @@ class TouchActivities:
 
     @activity.defn(name="escalate_task")
     def escalate_task(self, input: EscalateTaskInput) -> str | None:
-        with self.db.session() as session:
+        with classified(f"escalating task {input.task_id}"), self.db.session() as session:
             return rep_store.escalate(session, input.task_id, input.at)
 
     @activity.defn(name="reassign_tasks")
     def reassign_tasks(self, input: ReassignTasksInput) -> list[str]:
-        with self.db.session() as session:
+        with classified(f"moving the tasks of lead {input.lead_id}"), self.db.session() as session:
             return rep_store.reassign_lead_tasks(session, input.lead_id, input.owner, _now(), input.event_id)
 
     def all(self) -> list:

@@ -67,6 +67,12 @@ class Decision:
     def ends_cadence(self) -> bool:
         return self.stage in FINAL_STAGES
 
+    @property
+    def halts_touches(self) -> bool:
+        """Automated touches stop or wait for it: an email being sent is cancelled in its favour."""
+        return (self.ends_cadence or self.hold_for_rep or self.out_of_office or self.suppress_email
+                or self.control in ("pause", "stop") or bool(self.block_channels & EMAIL_CHANNELS))
+
 
 def _qualified(reason: Reason, task: str) -> Decision:
     return Decision(Stage.QUALIFIED, reason, Level.SQL, two_way_contact=True, rep_task=task)
@@ -120,6 +126,14 @@ def decide(stage: Stage, event: LeadEvent) -> Decision:
     if kind == "reassign":
         return Decision(owner=event.owner)
     raise ValueError(f"unknown event type {kind!r}")
+
+
+def halts_touches(stage: Stage, event: LeadEvent) -> bool:
+    """Whether `event` stops or pauses the cadence (see Decision.halts_touches); a bad event does not."""
+    try:
+        return decide(stage, event).halts_touches
+    except ValueError:
+        return False
 
 
 def _reply(stage: Stage, intent: str | None) -> Decision:

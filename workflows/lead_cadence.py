@@ -11,27 +11,38 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain import schedule
     from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS, Cadence, Step
     from domain.accounts import ACCOUNT_REPLY_INTENTS
     from domain.durations import parse_duration
-    from domain.events import Decision, LeadEvent, decide
+    from domain.events import Decision, LeadEvent, decide, halts_touches
     from domain.migration import MigrationPlan, plan_migration
     from domain.stages import ENDED_STATUSES, FINAL_STAGES, Reason, Stage, Status
     from workflows.messages import (
-        CreateTaskInput, EscalateTaskInput, EventRecord, LeadCadenceInput, LeadState, MigrateRequest, NextTouch,
-        OpenTask, PauseAccountInput, ReassignTasksInput, RecordStateInput, SendEmailInput, TaskChange, TouchRecord,
-        TouchResult,
+        PERMANENT_ERROR_TYPES, CreateTaskInput, EscalateTaskInput, EventRecord, LeadCadenceInput, LeadState,
+        MigrateRequest, NextTouch, OpenTask, PauseAccountInput, ReassignTasksInput, RecordStateInput, SendEmailInput,
+        TaskChange, TouchRecord, TouchResult,
     )
 
+# Retried with back-off what can recover (a database restarting, SendGrid 5xx/429, the network),
+# never what cannot (PERMANENT_ERROR_TYPES). Touches and side effects retry within a budget and
+# then fail visibly, and the cadence goes on; only the read model's writes retry for as long as it
+# takes, since they are idempotent and the database comes back.
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["LeadNotFound", "InvalidInput"],
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=PERMANENT_ERROR_TYPES,
 )
+STATE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                          maximum_interval=timedelta(minutes=1), non_retryable_error_types=PERMANENT_ERROR_TYPES)
+SEND_BUDGET = timedelta(hours=2)  # SendGrid down longer than this: the touch fails, the cadence goes on
+TASK_BUDGET = timedelta(hours=6)
+SIDE_EFFECT_BUDGET = timedelta(hours=1)  # escalations, account pauses, task moves
 SEEN_EVENTS_KEPT = 2000  # dedup window for at-least-once signals, bounded to keep state small
 
 
@@ -44,7 +55,7 @@ class LeadCadenceWorkflow:
             lead_id=input.lead_id, cadence=input.cadence, timezone=input.timezone,
             has_phone=input.has_phone, owner=input.owner,
         )
-        self._inbox: list[LeadEvent] = []
+        self._inbox: list[LeadEvent] = list(input.pending_events)  # received by the previous run
         # What happened since the last write of the read model.
         self._events: list[EventRecord] = []
         self._touches: list[TouchRecord] = []
@@ -222,18 +233,15 @@ class LeadCadenceWorkflow:
             await self._apply_inbox()
             if s.status in ENDED_STATUSES:
                 break
+            # A waiting lead (paused, away, in conversation, on a task) is checked too, so no history
+            # grows without bound; recorded histories did not check here.
+            if self._history_too_long() and workflow.patched("continue-as-new-while-waiting"):
+                await self._continue_as_new(input, carry_inbox=True)
+                continue
             if await self._waiting():
                 continue
             if self._should_continue_as_new():
-                await self._flush()
-                await self._settle_handlers()
-                await self._flush()  # what a migration answered while settling is written first
-                if not self._has_work():
-                    workflow.continue_as_new(LeadCadenceInput(
-                        lead_id=input.lead_id, cadence=input.cadence, nurture=input.nurture,
-                        timezone=input.timezone, has_phone=s.has_phone, owner=s.owner,
-                        quiet_days=input.quiet_days, ooo_default_days=input.ooo_default_days, state=s,
-                    ))
+                await self._continue_as_new(input, carry_inbox=workflow.patched("continue-as-new-while-waiting"))
                 continue
             await self._advance()
         s.next_touch = None
@@ -241,6 +249,27 @@ class LeadCadenceWorkflow:
         await self._settle_handlers()
         await self._flush()  # a migration refused at the very end still leaves its answer only
         return s
+
+    def _history_too_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self._input.max_history_events
+
+    async def _continue_as_new(self, input: LeadCadenceInput, carry_inbox: bool) -> None:
+        """Write the read model, answer waiting migrations, then start afresh with the state. Signals
+        that arrive meanwhile go with it (`carry_inbox`), so a stream of them cannot hold it off;
+        returns only when it could not continue (older runs waited for a quiet moment)."""
+        s = self._state
+        await self._flush()
+        await self._settle_handlers()
+        await self._flush()  # what a migration answered while settling is written first
+        if self._migrations or (self._inbox and not carry_inbox):
+            return
+        workflow.continue_as_new(LeadCadenceInput(
+            lead_id=input.lead_id, cadence=input.cadence, nurture=input.nurture,
+            timezone=input.timezone, has_phone=s.has_phone, owner=s.owner,
+            quiet_days=input.quiet_days, ooo_default_days=input.ooo_default_days, state=s,
+            max_history_events=input.max_history_events, pending_events=list(self._inbox),
+        ))
 
     async def _waiting(self) -> bool:
         """Hold the cadence while paused, out of office, in conversation or on an open task."""
@@ -270,10 +299,8 @@ class LeadCadenceWorkflow:
             # SLA first (once), then expiry; histories recorded before SLAs waited for expiry only.
             if task.sla_at and not task.escalated and workflow.patched("task-sla"):
                 if now >= task.sla_at:
-                    await workflow.execute_activity(
-                        "escalate_task", EscalateTaskInput(s.lead_id, task.task_id, task.sla_at),
-                        start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
-                    )
+                    await self._side_effect(
+                        "escalate_task", EscalateTaskInput(s.lead_id, task.task_id, task.sla_at), task.task_id)
                     task.escalated = True
                     return True
                 await self._sleep_until(task.sla_at)
@@ -319,11 +346,9 @@ class LeadCadenceWorkflow:
         s = self._state
         touch_id = self._touch_id(step)
         if step.channel == "email":
-            result = await workflow.execute_activity(
-                "send_email",
-                SendEmailInput(s.lead_id, touch_id, s.step_index + 1, step, s.cadence.name, due),
-                result_type=TouchResult, start_to_close_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
-            )
+            result = await self._send(SendEmailInput(s.lead_id, touch_id, s.step_index + 1, step, s.cadence.name, due))
+            if result is None:  # an event that stops or pauses the cadence came first: it decides now
+                return
             if result.status == "deferred" and result.retry_at:  # over its mailbox's cap: try again then
                 s.deferred_until, s.next_touch = result.retry_at, None
                 return
@@ -333,10 +358,13 @@ class LeadCadenceWorkflow:
             return
         now = workflow.now()
         expires = now + parse_duration(step.expires_or_default())
-        await self._create_task(CreateTaskInput(
+        created = await self._create_task(CreateTaskInput(
             s.lead_id, touch_id, "step", step.channel, due_at=now, owner=s.owner,
             step=s.step_index + 1, step_def=step, expires_at=expires,
         ))
+        if created.status == "failed":  # no task a rep could work: the step fails, the cadence goes on
+            self._step_done()
+            return
         sla_at = now + parse_duration(step.sla_or_default())
         s.open_task = OpenTask(touch_id, s.step_index + 1, expires, step_id=step.id,
                                sla_at=sla_at if sla_at < expires else None)  # expiring first: no escalation
@@ -364,15 +392,15 @@ class LeadCadenceWorkflow:
             self._follow_ups.clear()
             for event_id in self._account_replies:
                 if workflow.patched("account-pause"):
-                    await workflow.execute_activity(
-                        "pause_account", PauseAccountInput(s.lead_id, event_id),
-                        start_to_close_timeout=timedelta(minutes=1), retry_policy=ACTIVITY_RETRY,
-                    )
+                    await self._side_effect("pause_account", PauseAccountInput(s.lead_id, event_id), event_id)
             self._account_replies.clear()
             await self._move_reassigned_tasks()
             await self._flush()
-            # Events that arrived during those activities are applied now, before any other decision.
+            # Events that arrived during those activities are applied now, before any other decision;
+            # unless history is long: the run continues as new first and takes them along.
             if not self._has_work() or not workflow.patched("apply-late-events"):
+                return
+            if self._history_too_long() and workflow.patched("continue-as-new-while-waiting"):
                 return
 
     def _apply(self, event: LeadEvent, d: Decision) -> None:
@@ -530,21 +558,70 @@ class LeadCadenceWorkflow:
         except TimeoutError:
             pass
 
-    async def _create_task(self, task: CreateTaskInput) -> None:
-        await workflow.execute_activity(
-            "create_task", task, result_type=TouchResult,
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
+    async def _create_task(self, task: CreateTaskInput) -> TouchResult:
+        try:
+            return await workflow.execute_activity(
+                "create_task", task, result_type=TouchResult, start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=TASK_BUDGET, retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError as err:  # failed for good: visible on the timeline, never a wedged lead
+            detail = f"the task could not be created: {_reason(err)}"
+            if task.step_def is not None:
+                self._touches.append(TouchRecord(task.task_id, task.step or 0, task.step_def.id, task.channel,
+                                                 "failed", workflow.now(), detail))
+            else:
+                self._events.append(EventRecord(f"failed-{task.task_id}", "task_failed", workflow.now(),
+                                                {"task_id": task.task_id, "kind": task.kind, "reason": detail}))
+            return TouchResult(task.task_id, "failed", detail)
+
+    async def _send(self, send: SendEmailInput) -> TouchResult | None:
+        """Send the email while listening to the inbox: an event that stops or pauses the cadence
+        (stop, unsubscribe, a reply, ...) cancels the send, even while it retries against a
+        SendGrid that is down. None when it was cancelled before the email went out."""
+        handle = workflow.start_activity(
+            "send_email", send, result_type=TouchResult, start_to_close_timeout=timedelta(minutes=1),
+            heartbeat_timeout=timedelta(seconds=40), schedule_to_close_timeout=SEND_BUDGET,
+            retry_policy=ACTIVITY_RETRY, cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+        if workflow.patched("race-send-against-inbox"):  # recorded histories awaited the send alone
+            await workflow.wait_condition(lambda: handle.done() or self._halting_event())
+            if not handle.done():
+                handle.cancel()
+        try:
+            return await handle
+        except ActivityError as err:
+            now, step = workflow.now(), send.step_def
+            if isinstance(err.cause, CancelledError):
+                self._touches.append(TouchRecord(send.touch_id, send.step, step.id, "email", "cancelled", now,
+                                                 "not sent: an event that stops or pauses the cadence came first"))
+                return None
+            detail = f"not sent, gave up: {_reason(err)}"
+            self._touches.append(TouchRecord(send.touch_id, send.step, step.id, "email", "failed", now, detail))
+            return TouchResult(send.touch_id, "failed", detail)
+
+    def _halting_event(self) -> bool:
+        stage = Stage(self._state.stage)
+        return any(halts_touches(stage, event) for event in self._inbox)
+
+    async def _side_effect(self, activity: str, arg: Any, key: str) -> None:
+        """An activity whose failure must not stop the cadence: retried within its budget, then
+        recorded on the timeline as failed."""
+        try:
+            await workflow.execute_activity(
+                activity, arg, start_to_close_timeout=timedelta(minutes=1),
+                schedule_to_close_timeout=SIDE_EFFECT_BUDGET, retry_policy=ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            self._events.append(EventRecord(f"failed-{activity}-{key}"[:200], "action_failed", workflow.now(),
+                                            {"action": activity, "reason": _reason(err)}))
 
     async def _move_reassigned_tasks(self) -> None:
         """After follow-ups are created, so tasks made with the old owner move too."""
         while self._reassigned:
             event_id, owner = self._reassigned.pop(0)
             if workflow.patched("reassign-open-tasks"):  # recorded histories did not move tasks
-                await workflow.execute_activity(
-                    "reassign_tasks", ReassignTasksInput(self._state.lead_id, owner, event_id),
-                    start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
-                )
+                await self._side_effect("reassign_tasks", ReassignTasksInput(self._state.lead_id, owner, event_id),
+                                        event_id)
 
     async def _flush(self) -> None:
         """Write the read model when something changed since the last write."""
@@ -564,9 +641,13 @@ class LeadCadenceWorkflow:
         )
         self._events, self._touches, self._tasks, self._suppress = [], [], [], None
         self._migrated_version, self._migrated_name = None, None
-        await workflow.execute_activity(
-            "record_state", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=ACTIVITY_RETRY,
-        )
+        try:
+            await workflow.execute_activity(
+                "record_state", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=STATE_RETRY,
+            )
+        except ActivityError as err:  # permanent (a value the database cannot take): the lead goes on
+            workflow.logger.error("lead %s: revision %d of the read model was not written: %s", s.lead_id,
+                                  s.revision, _reason(err))
         self._written = view
 
 
@@ -576,6 +657,13 @@ def migration_plan(state: LeadState, new: Cadence) -> MigrationPlan:
     if state.open_task and state.open_task.holds_position:  # its step is under way: counts as had
         in_progress = state.open_task.step_id or state.cadence.steps[state.open_task.step - 1].id
     return plan_migration(state.cadence, state.step_index, state.done_step_ids, new, in_progress)
+
+
+def _reason(err: BaseException) -> str:
+    """The innermost message of an activity failure, short enough for the timeline."""
+    while getattr(err, "cause", None) is not None:
+        err = err.cause
+    return (getattr(err, "message", None) or str(err))[:500]
 
 
 def workflow_id_for(lead_id: str) -> str:

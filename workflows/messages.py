@@ -10,6 +10,10 @@ from domain.events import LeadEvent
 
 __all__ = ["LeadEvent"]
 
+# Error types an activity raises for what retrying cannot fix (activities/errors.py): bad content,
+# values the database cannot store, a lead that does not exist. Retry policies name them too.
+PERMANENT_ERROR_TYPES = ["LeadNotFound", "InvalidInput", "TemplateError", "DataTooLong"]
+
 
 @dataclass
 class NextTouch:
@@ -74,6 +78,11 @@ class LeadCadenceInput:
     quiet_days: int = 30
     ooo_default_days: int = 7
     state: LeadState | None = None  # set when continuing as new
+    # Continue as new past this many history events even before Temporal suggests it (10,240
+    # warns); small in tests, so a test can show history stays bounded.
+    max_history_events: int = 10_000
+    # Signals received but not yet applied when the run continued as new: the next run applies them.
+    pending_events: list[LeadEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -105,7 +114,7 @@ class SendEmailInput:
 @dataclass
 class TouchResult:
     touch_id: str
-    status: str  # sent, outboxed, failed, suppressed, deferred, task_open
+    status: str  # sent, outboxed, failed, unknown, suppressed, deferred, task_open
     detail: str | None = None
     retry_at: datetime | None = None  # deferred: the mailbox has room again from then
 

@@ -50,7 +50,8 @@ class Harness:
 
     async def start(self, cadence: Cadence, *, email: str | None = None, timezone: str = "UTC",
                     phone: str | None = "+14155550100", nurture: Cadence | None = None,
-                    quiet_days: int = 30, owner: str | None = None) -> WorkflowHandle:
+                    quiet_days: int = 30, owner: str | None = None,
+                    max_history_events: int = 10_000) -> WorkflowHandle:
         with self.db.session() as s:
             lead = lead_store.add(
                 s, id=lead_store.new_lead_id(), email=email or f"{uuid.uuid4().hex[:8]}@example.com",
@@ -63,7 +64,8 @@ class Harness:
         handle = await self.client.start_workflow(
             LeadCadenceWorkflow.run,
             LeadCadenceInput(lead_id=lead_id, cadence=cadence, nurture=nurture or nurture_cadence(),
-                             timezone=timezone, has_phone=phone is not None, quiet_days=quiet_days, owner=owner),
+                             timezone=timezone, has_phone=phone is not None, quiet_days=quiet_days, owner=owner,
+                             max_history_events=max_history_events),
             id=workflow_id_for(lead_id), task_queue=self.task_queue,
         )
         self.started.append(handle)

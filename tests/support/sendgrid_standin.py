@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from collections import deque
@@ -231,12 +232,25 @@ class SendGridStandIn:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # scripting ------------------------------------------------------------
-    def fail_next(self, status: int, count: int = 1, body: dict | None = None) -> None:
-        """Answer the next `count` mail-send requests with `status`."""
+    def fail_next(self, status: int, count: int = 1, body: dict | None = None,
+                  retry_after: int | None = None) -> None:
+        """Answer the next `count` mail-send requests with `status` (a 429 with `Retry-After`
+        seconds when given)."""
         if body is None:
             body = _errors_body(_error(_DEFAULT_MESSAGES.get(status, "error")))
         with self._lock:
-            self._scripted.extend([(status, body)] * count)
+            self._scripted.extend([(status, body, retry_after)] * count)
+
+    def hang_next(self, seconds: float, count: int = 1) -> None:
+        """Accept the next `count` requests, then answer only after `seconds`: a client with a
+        shorter timeout never hears that SendGrid took the message."""
+        with self._lock:
+            self._scripted.extend([("hang", seconds, None)] * count)
+
+    def reset_next(self, count: int = 1) -> None:
+        """Read the next `count` requests, then close the connection without answering."""
+        with self._lock:
+            self._scripted.extend([("reset", None, None)] * count)
 
     # request handling -----------------------------------------------------
     def _respond(self, method: str, path: str, headers: dict, raw: bytes):
@@ -252,12 +266,16 @@ class SendGridStandIn:
             return 404, {}, _errors_body(_error("not found")), recorded
         with self._lock:
             scripted = self._scripted.popleft() if self._scripted else None
+        if scripted and scripted[0] in ("hang", "reset"):
+            return scripted[0], {"seconds": scripted[1]}, None, recorded
         if scripted:
-            status, body = scripted
+            status, body, retry_after = scripted
             extra = {}
             if status == 429:
                 extra = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
                          "X-RateLimit-Reset": str(int(time.time()) + 1)}
+                if retry_after is not None:
+                    extra["Retry-After"] = str(retry_after)
             return status, extra, body, recorded
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
         if auth != f"Bearer {self.api_key}":
@@ -280,6 +298,16 @@ class SendGridStandIn:
                 headers = dict(self.headers.items())
                 status, extra, body, recorded = standin._respond(
                     self.command, self.path, headers, raw)
+                if status == "reset":  # the request was read; the answer never comes
+                    with standin._lock:
+                        standin.requests.append({"path": self.path, "headers": headers, "body": recorded,
+                                                 "status": "reset"})
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if status == "hang":  # taken, as SendGrid would, but answered too late
+                    time.sleep(extra["seconds"])
+                    status, extra = 202, {"X-Message-Id": secrets.token_urlsafe(16)}
                 with standin._lock:
                     standin.requests.append({"path": self.path, "headers": headers,
                                              "body": recorded, "status": status})
