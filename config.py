@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     cadence_webhook_timeout_seconds: float = 10.0  # per request
     cadence_webhook_sweep_seconds: int = 60  # how often deliveries whose start was lost are started
     cadence_webhook_retention_days: int = 30  # deliveries and their events are deleted after this
+    # Metrics: /metrics takes an admin or ops key, or this bearer token (for Prometheus).
+    cadence_metrics_token: SecretStr | None = None
+    cadence_worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics; unset: off
+    cadence_worker_metrics_host: str = "127.0.0.1"
 
     @field_validator("cadence_webhook_retry_first_seconds", "cadence_webhook_retry_max_seconds",
                      "cadence_webhook_give_up_seconds", "cadence_webhook_timeout_seconds",

@@ -9,6 +9,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
@@ -63,6 +64,14 @@ def build_webhook_worker(client: Client, settings: Settings, db: Database, execu
     )
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """The Temporal SDK's own metrics in the Prometheus format on CADENCE_WORKER_METRICS_PORT."""
+    if not settings.cadence_worker_metrics_port:
+        return None
+    address = f"{settings.cadence_worker_metrics_host}:{settings.cadence_worker_metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -71,10 +80,14 @@ async def main() -> None:
     except KeyProblem as exc:
         raise SystemExit(f"the worker does not start: {exc}") from None
     db = database_for(settings.resolved_database_url)
-    client = await connect(settings, db)
+    runtime = metrics_runtime(settings)
+    client = await connect(settings, db, runtime=runtime)
     mode = "SendGrid" if settings.sendgrid_api_key else "the outbox (no SENDGRID_API_KEY)"
     log.info("worker on task queue %r at %s; emails go to %s", settings.temporal_task_queue,
              settings.temporal_address, mode)
+    if runtime is not None:
+        log.info("Temporal SDK metrics on http://%s:%s/metrics", settings.cadence_worker_metrics_host,
+                 settings.cadence_worker_metrics_port)
     await ensure_sweep_schedule(client, settings)
     with ThreadPoolExecutor(max_workers=32) as executor, ThreadPoolExecutor(max_workers=16) as webhook_executor:
         await asyncio.gather(build_worker(client, settings, db, executor).run(),

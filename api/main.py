@@ -23,8 +23,9 @@ from api.routes import (
 )
 from api.routes import ui_lead, ui_settings
 from api.routes import codec, privacy
-from api.routes import webhook_endpoints
+from api.routes import metrics, webhook_endpoints
 from activities.webhooks import DeliveryStarter
+from api.metrics import RequestTimer, registry_for
 from config import Settings, api_production_problems, get_settings
 from persistence import outbound
 from persistence.db import Database, database_for
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
                    privacy, codec,
                    sendgrid, reports, access, ui, ui_lead, ui_settings, health,
-                   webhook_endpoints):
+                   webhook_endpoints, metrics):
         app.include_router(module.router)
 
     # Files the pages need (htmx, styles), shipped in the repository: the UI works offline.
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.route_table = RouteTable(app.routes)
     app.add_middleware(AuthGate)
     app.add_middleware(BodyLimit, max_bytes=settings.cadence_max_body_bytes)
+    app.state.metrics, latency = registry_for(db)
+    app.add_middleware(RequestTimer, latency=latency)  # outermost: times the gate's answers too
     return app
 
 

@@ -21,8 +21,9 @@ from domain.access import Permission as P
 class Access:
     # public: anyone (webhooks check their own signatures); key: `Authorization: Bearer <API key>`;
     # page: a logged-in UI session (and CSRF on writes); key_or_page: either (the codec, called by the
-    # Temporal Web UI from a browser); docs: public in development, any key in production.
-    via: Literal["public", "key", "page", "key_or_page", "docs"]
+    # Temporal Web UI from a browser); docs: public in development, any key in production;
+    # key_or_token: a key, or the CADENCE_METRICS_TOKEN bearer (Prometheus scraping /metrics).
+    via: Literal["public", "key", "page", "key_or_page", "docs", "key_or_token"]
     permission: P | None = None  # None with key/page: any authenticated caller
 
 
@@ -109,6 +110,7 @@ POLICY: dict[tuple[str, str], Access] = {
     ("DELETE", "/webhook-endpoints/{endpoint_id}"): key(P.WEBHOOKS_MANAGE),
     ("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): key(P.WEBHOOKS_MANAGE),
     ("POST", "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): key(P.WEBHOOKS_MANAGE),
+    ("GET", "/metrics"): Access("key_or_token", P.METRICS_READ),
     # ---- the Temporal Web UI's codec server
     ("POST", "/codec/encode"): Access("key_or_page", P.CODEC),
     ("POST", "/codec/decode"): Access("key_or_page", P.CODEC),

@@ -35,6 +35,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     CODEC = "codec"  # decode Temporal payloads for the Web UI and CLI
     WEBHOOKS_MANAGE = "webhooks:manage"  # outbound webhook endpoints and their deliveries
+    METRICS_READ = "metrics:read"  # GET /metrics (Prometheus may also use CADENCE_METRICS_TOKEN)
     KEYS_MANAGE = "keys:manage"
     USERS_MANAGE = "users:manage"
 

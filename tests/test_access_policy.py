@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("DELETE", "/webhook-endpoints/{endpoint_id}"): STAFF,
     ("GET", "/webhook-endpoints/{endpoint_id}/deliveries"): STAFF,
     ("POST", "/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/retry"): STAFF,
+    ("GET", "/metrics"): STAFF,  # or the CADENCE_METRICS_TOKEN bearer (tests/test_metrics.py)
     ("POST", "/codec/encode"): STAFF,
     ("POST", "/codec/decode"): STAFF,
     ("GET", "/ui"): READERS,

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-ui", "app-db", "migrate", "api", "worker"}
+EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-ui", "app-db", "migrate", "api", "worker", "prometheus"}
 APP_SERVICES = ("migrate", "api", "worker")  # built from ./Dockerfile, configured by config.Settings
 
 # Environment variables the app services may set although they are not fields of
@@ -44,7 +44,10 @@ MINIMAL_SHELL = {
     "CADENCE_INBOUND_PARSE_USER": "sendgrid",
     "CADENCE_INBOUND_PARSE_PASSWORD": "a-test-parse-password",
     "DIALER_WEBHOOK_SECRET": "a-test-dialer-secret",
+    "CADENCE_METRICS_TOKEN": "a-test-metrics-token",
 }
+# Secrets compose requires although the API would start without them, each with the reason.
+COMPOSE_SECRETS = {"CADENCE_METRICS_TOKEN": "the compose Prometheus scrapes /metrics with it"}
 
 # Top-level entries the running product never needs, so the image need not contain them.
 NOT_RUNTIME = {"tests", "benchmarks", "docs", "build", "dist"}
@@ -387,10 +390,10 @@ def production_requirements() -> list[str]:
 
 
 def test_the_shell_provides_every_production_secret():
-    assert set(production_requirements()) == set(MINIMAL_SHELL)
+    assert set(production_requirements()) | set(COMPOSE_SECRETS) == set(MINIMAL_SHELL)
 
 
-@pytest.mark.parametrize("name", production_requirements())
+@pytest.mark.parametrize("name", production_requirements() + sorted(COMPOSE_SECRETS))
 def test_production_secrets_must_come_from_the_operator(name):
     value = environment(service("api")).get(name)
     assert value is not None, f"{name} must be set in the app environment"
@@ -475,6 +478,45 @@ def test_temporal_is_wired_to_its_database_and_ui():
     assert service("temporal")["depends_on"]["postgresql"]["condition"] == "service_healthy"
     assert environment(service("temporal-ui")).get("TEMPORAL_ADDRESS") == "temporal:7233"
     assert 8080 in [container for _, container in published_ports(service("temporal-ui"))]
+
+
+def test_prometheus_scrapes_the_api_and_every_worker():
+    prometheus = service("prometheus")
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in prometheus["volumes"]}
+    config_path = option(argv_of(prometheus["command"]), "--config.file")
+    assert config_path in mounts, f"{config_path} is not mounted into the prometheus service"
+    source = ROOT / mounts[config_path]
+    assert source.is_file(), f"{source} is missing"
+    scrape = {job["job_name"]: job for job in yaml.safe_load(source.read_text())["scrape_configs"]}
+    env = {k: interpolate(v, MINIMAL_SHELL) for k, v in environment(service("api")).items() if v is not None}
+
+    api_port = option(argv_of(service("api")["command"]), "--port")
+    (api,) = [job for job in scrape.values() if any(f"api:{api_port}" in group.get("targets", [])
+                                                     for group in job.get("static_configs", []))]
+    assert api.get("metrics_path", "/metrics") == "/metrics"
+    assert api["authorization"]["type"] == "Bearer"
+    secret_files = {f"/run/secrets/{s['target']}": s["source"] for s in prometheus["secrets"]}
+    token_secret = secret_files.get(api["authorization"]["credentials_file"])
+    assert token_secret, "the bearer token file must be one of the service's secrets"
+    assert COMPOSE["secrets"][token_secret] == {"environment": "CADENCE_METRICS_TOKEN"}, "the API's token, not another"
+
+    (workers,) = [job for job in scrape.values() if job.get("dns_sd_configs")]
+    (discovery,) = workers["dns_sd_configs"]
+    assert discovery["names"] == ["worker"] and discovery["type"] == "A", "every replica, not one of them"
+    assert discovery["port"] == int(env["CADENCE_WORKER_METRICS_PORT"])
+    assert env["CADENCE_WORKER_METRICS_HOST"] == "0.0.0.0", "the worker must listen beyond its own loopback"
+    assert all(host == "127.0.0.1" for host, _ in published_host_ports(prometheus)), "Prometheus has no login"
+    volumes = {str(v).split(":")[0] for v in prometheus["volumes"]}
+    assert "prometheus-data" in volumes and "prometheus-data" in (COMPOSE.get("volumes") or {})
+
+
+def published_host_ports(svc: Mapping[str, Any]) -> list[tuple[str | None, str]]:
+    """[(host address or None, rest)] of short-syntax `ports`."""
+    out = []
+    for entry in svc.get("ports") or []:
+        parts = str(entry).split(":")
+        out.append((parts[0] if len(parts) == 3 else None, ":".join(parts[-2:])))
+    return out
 
 
 def test_third_party_images_are_pinned():

@@ -7,6 +7,7 @@ Answers are the API's one error shape, `{"detail": "..."}`; pages redirect to th
 """
 from __future__ import annotations
 
+import hmac
 from urllib.parse import quote
 
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -73,7 +74,9 @@ class AuthGate:
         headers = scope["headers"]
         principal: Principal | None = None
         page: PageSession | None = None
-        key = _bearer(headers) if access.via in ("key", "key_or_page", "docs") else None
+        key = _bearer(headers) if access.via in ("key", "key_or_page", "docs", "key_or_token") else None
+        if access.via == "key_or_token" and key and _is_metrics_token(state.settings, key):
+            return None  # Prometheus's scrape credential: it reads the metrics and nothing else
         if key:
             principal = await state.directory.by_key(key)
             if principal is None:
@@ -106,6 +109,12 @@ class AuthGate:
         except RateLimited as exc:
             return JSONResponse({"detail": exc.detail}, status_code=429, headers=exc.headers)
         return None
+
+
+def _is_metrics_token(settings, key: str) -> bool:
+    token = settings.cadence_metrics_token
+    return token is not None and bool(token.get_secret_value()) and hmac.compare_digest(
+        key.encode(), token.get_secret_value().encode())
 
 
 def _client(scope: Scope) -> str:
