@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.accounts import AccountActivities
+from activities.imports import ImportActivities
 from activities.touches import TouchActivities
 from activities.webhooks import DeliveryStarter, WebhookActivities, ensure_sweep_schedule
 from config import Settings, get_settings
@@ -22,10 +25,12 @@ from persistence import outbound
 from persistence.db import Database, database_for
 from privacy.keys import KeyProblem, ring_for
 from temporal_client import connect
+from workflows.imports import ImportLeadsWorkflow
 from workflows.lead_cadence import LeadCadenceWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow, WebhookSweepWorkflow
 
 log = logging.getLogger("cadence.worker")
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)  # below compose's stop_grace_period, above a send's timeout
 
 
 def build_activities(settings: Settings, db: Database) -> TouchActivities:
@@ -46,6 +51,20 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
         activities=activities.all() + AccountActivities(db, client).all(),
         activity_executor=executor,  # activities do blocking database and HTTP I/O
         max_concurrent_activities=executor._max_workers,  # never more than threads to run them
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+def build_import_worker(client: Client, settings: Settings, db: Database, executor: ThreadPoolExecutor) -> Worker:
+    """Lead imports on their own task queue and threads: a big list never holds up a lead's work."""
+    return Worker(
+        client,
+        task_queue=settings.import_task_queue,
+        workflows=[ImportLeadsWorkflow],
+        activities=ImportActivities(db, client, settings).all(),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 
@@ -61,6 +80,7 @@ def build_webhook_worker(client: Client, settings: Settings, db: Database, execu
         activities=WebhookActivities(db, ring_for(settings), starter).all(),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 
@@ -89,9 +109,30 @@ async def main() -> None:
         log.info("Temporal SDK metrics on http://%s:%s/metrics", settings.cadence_worker_metrics_host,
                  settings.cadence_worker_metrics_port)
     await ensure_sweep_schedule(client, settings)
-    with ThreadPoolExecutor(max_workers=32) as executor, ThreadPoolExecutor(max_workers=16) as webhook_executor:
-        await asyncio.gather(build_worker(client, settings, db, executor).run(),
-                             build_webhook_worker(client, settings, db, webhook_executor).run())
+    with (ThreadPoolExecutor(max_workers=32) as executor, ThreadPoolExecutor(max_workers=2) as import_executor,
+          ThreadPoolExecutor(max_workers=16) as webhook_executor):
+        await run_until_stopped([build_worker(client, settings, db, executor),
+                                 build_import_worker(client, settings, db, import_executor),
+                                 build_webhook_worker(client, settings, db, webhook_executor)])
+
+
+async def run_until_stopped(workers: list[Worker]) -> None:
+    """Run the workers until SIGTERM, SIGINT or SIGHUP, then stop taking work and give the activities
+    in flight GRACEFUL_SHUTDOWN to finish, so a deploy does not cut a send in half."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    running = [asyncio.create_task(w.run()) for w in workers]
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *running], return_when=asyncio.FIRST_COMPLETED)
+    if stopped in done:
+        log.info("stopping: activities in flight have %s s to finish", GRACEFUL_SHUTDOWN.total_seconds())
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    failures = [r for r in await asyncio.gather(*running, return_exceptions=True) if isinstance(r, BaseException)]
+    if failures and not stop.is_set():  # a worker that failed on its own fails the process
+        raise failures[0]
+    stopped.cancel()
 
 
 if __name__ == "__main__":

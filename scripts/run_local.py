@@ -3,9 +3,15 @@
 Starts a real Temporal dev server (persisting to CADENCE_DATA_DIR), migrates the SQLite
 database, loads the default cadences, then runs the worker and the API. Ctrl-C stops all;
 running it again resumes every cadence where it was.
+
+Nothing outlives it: the children run in sessions of their own (so one Ctrl-C reaches them in
+order, through this process), and each is started with the kernel's parent-death signal, so they
+stop too when this process is killed outright (SIGKILL) or its terminal closes.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -21,6 +27,25 @@ from persistence.migrate import upgrade
 from scripts.load_cadences import load
 
 BIN = Path(sys.executable).parent
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Ask the kernel for SIGTERM when the process that started this one dies, however it dies.
+    Linux only; elsewhere Ctrl-C and SIGTERM still stop everything in order."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
 
 
 def wait_for_port(host: str, port: int, timeout: float = 60) -> None:
@@ -46,15 +71,25 @@ def first_run_note(first: dict[str, str]) -> str:
 
 
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # a SIGTERM (a supervisor, `timeout`) stops everything like Ctrl-C
+    raise KeyboardInterrupt  # SIGTERM (a supervisor, `timeout`) or SIGHUP (the terminal closed): like Ctrl-C
 
 
 def main() -> None:
+    parent = os.getppid()
+    die_with_parent()  # `make` (or the shell) killed outright: this process stops, and so its children
+    if os.getppid() != parent:  # it died before the request took effect
+        return
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     settings = get_settings()
     data = settings.cadence_data_dir
     data.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")
+    for what, at_host, at_port in (("Temporal", host or "127.0.0.1", int(port)),
+                                   ("the API", settings.cadence_api_host, settings.cadence_api_port)):
+        if port_in_use(at_host, at_port):
+            raise SystemExit(f"{at_host}:{at_port} is in use, so {what} cannot start there: is another Cadence "
+                             "running? Stop it, or choose other ports (TEMPORAL_ADDRESS, CADENCE_API_PORT).")
     print("Preparing the database ...", flush=True)
     upgrade(settings.resolved_database_url)
     load(url=settings.resolved_database_url)
@@ -69,13 +104,15 @@ def main() -> None:
          "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(settings.temporal_ui_port),
          "--namespace", settings.temporal_namespace, "--log-level", "warn",
          "--ui-codec-endpoint", f"{api}/codec"],  # history is encrypted: the UI decodes through the API
-        stdout=log, stderr=log, start_new_session=True))
+        stdout=log, stderr=log, start_new_session=True, preexec_fn=die_with_parent))
     try:
         wait_for_port(host or "127.0.0.1", int(port))
-        procs.append(subprocess.Popen([sys.executable, "worker.py"], start_new_session=True))
+        procs.append(subprocess.Popen([sys.executable, "worker.py"], start_new_session=True,
+                                      preexec_fn=die_with_parent))
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.cadence_api_host,
-             "--port", str(settings.cadence_api_port), "--log-level", "warning"], start_new_session=True))
+             "--port", str(settings.cadence_api_port), "--log-level", "warning"], start_new_session=True,
+            preexec_fn=die_with_parent))
         wait_for_port(settings.cadence_api_host, settings.cadence_api_port)
         print(f"\nCadence is running.\n  Leads, inbox {api}/ui\n  API docs     {api}/docs\n"
               f"  Temporal UI  http://{host or '127.0.0.1'}:{settings.temporal_ui_port}\n"
@@ -89,12 +126,15 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nStopping ...")
     finally:
+        # API first, then the worker (it finishes activities in flight), the Temporal server last;
+        # a second SIGTERM or SIGHUP meanwhile must not cut that short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for p in reversed(procs):
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGINT)
-        for p in reversed(procs):
+                os.killpg(p.pid, signal.SIGTERM)
             try:
-                p.wait(timeout=15)
+                p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
 
