@@ -21,7 +21,7 @@ from api.routes import (
     access, cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui,
     unsubscribe, webhooks,
 )
-from api.routes import ui_lead, ui_settings
+from api.routes import ui_lead, ui_settings, ui_webhooks
 from api.routes import codec, privacy
 from api.routes import metrics, webhook_endpoints
 from activities.webhooks import DeliveryStarter
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
                    privacy, codec,
-                   sendgrid, reports, access, ui, ui_lead, ui_settings, health,
+                   sendgrid, reports, access, ui, ui_lead, ui_settings, ui_webhooks, health,
                    webhook_endpoints, metrics):
         app.include_router(module.router)
 

@@ -137,6 +137,12 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/ui/settings/users"): page(P.USERS_MANAGE),
     ("POST", "/ui/settings/users"): page(P.USERS_MANAGE),
     ("POST", "/ui/settings/users/{user_id}/disable"): page(P.USERS_MANAGE),
+    ("GET", "/ui/settings/webhooks"): page(P.WEBHOOKS_MANAGE),
+    ("POST", "/ui/settings/webhooks"): page(P.WEBHOOKS_MANAGE),
+    ("GET", "/ui/settings/webhooks/{endpoint_id}"): page(P.WEBHOOKS_MANAGE),
+    ("POST", "/ui/settings/webhooks/{endpoint_id}"): page(P.WEBHOOKS_MANAGE),
+    ("POST", "/ui/settings/webhooks/{endpoint_id}/delete"): page(P.WEBHOOKS_MANAGE),
+    ("POST", "/ui/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry"): page(P.WEBHOOKS_MANAGE),
 }
 
 

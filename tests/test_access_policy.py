@@ -113,6 +113,12 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/ui/settings/users"): ADMIN,
     ("POST", "/ui/settings/users"): ADMIN,
     ("POST", "/ui/settings/users/{user_id}/disable"): ADMIN,
+    ("GET", "/ui/settings/webhooks"): STAFF,
+    ("POST", "/ui/settings/webhooks"): STAFF,
+    ("GET", "/ui/settings/webhooks/{endpoint_id}"): STAFF,
+    ("POST", "/ui/settings/webhooks/{endpoint_id}"): STAFF,
+    ("POST", "/ui/settings/webhooks/{endpoint_id}/delete"): STAFF,
+    ("POST", "/ui/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry"): STAFF,
 }
 
 

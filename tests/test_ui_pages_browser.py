@@ -107,12 +107,14 @@ async def every_control_is_labelled(page) -> None:
     assert not unlabelled, unlabelled
 
 
-async def shoot_both(page, url: str, name: str) -> None:
+async def shoot_both(page, url: str, name: str, prepare=None) -> None:
     """The page at 1280×800 and at 390px: nothing wider than the screen; a screenshot of each."""
     for viewport, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
         await page.set_viewport_size(viewport)
         response = await page.goto(url)
         assert response.status == 200, url
+        if prepare:
+            await prepare()
         await fits(page, viewport["width"])
         await every_control_is_labelled(page)
         await screenshot(page, name + suffix)
@@ -159,6 +161,20 @@ async def test_a_rep_works_its_day_in_place(live, browser, any_db):  # noqa: F81
     margaret = page.locator("section[aria-labelledby=overdue] article.task")
     await margaret.get_by_role("button", name="Skip this call").click()
     await page.locator("#overdue-count", has_text="Nothing overdue").wait_for()
+    assert await page.evaluate("window.stillTheSamePage") is True
+
+    # With the keyboard alone: Tab reaches Katherine's Done button, Enter completes the hand-off.
+    katherine = page.locator("article.task", has_text="Katherine Johnson")
+    done_button = katherine.get_by_role("button", name="Done")
+    await page.evaluate("document.activeElement && document.activeElement.blur()")
+    for _ in range(120):
+        await page.keyboard.press("Tab")
+        if await done_button.evaluate("button => button === document.activeElement"):
+            break
+    else:
+        raise AssertionError("Tab never reaches the Done button")
+    await page.keyboard.press("Enter")
+    await katherine.locator(".done-note").wait_for()
     assert await page.evaluate("window.stillTheSamePage") is True
 
     # The lead's timeline has the call, once the cadence has taken it.
@@ -222,7 +238,7 @@ async def test_a_lead_page_shows_what_was_sent_and_replied_and_acts_like_the_api
     await page.get_by_text("Show the email as sent").click()
     body = await page.locator(".email-body").inner_text()
     assert "Teams like Analytical Engines use Cadence" in body and "No more emails from us" in body
-    await shoot_both(page, f"/ui/leads/{ada['id']}", "lead")
+    await shoot_both(page, f"/ui/leads/{ada['id']}", "lead", prepare=page.get_by_text("Show the email as sent").click)
 
     # The classifier read "neutral"; a person says it was positive: a reply signal with a new event id.
     await page.get_by_text("Correct the intent").click()
@@ -454,6 +470,10 @@ async def test_settings_change_reps_mailboxes_ranking_keys_and_users(live, brows
     assert "can log in now" in await page.locator(".notice.ok").inner_text()
     ben = await logged_in_page(browser, str(live.base_url), new_email, "a long enough password")
     assert ben.url.endswith("/ui/inbox")
+    # Ana's tasks stayed with Ben after she came back: he sees them, not her leads (as in the API).
+    covered = ben.locator("article.task", has_text="covering for ana")
+    assert await covered.count() == len(ana_tasks)
+    assert await covered.locator("a.lead-name, a.tel").count() == 0
     await ben.context.close()
     row = page.locator("tr", has_text=new_email)
     await row.locator("summary", has_text="Disable").click()
@@ -472,3 +492,52 @@ async def test_settings_change_reps_mailboxes_ranking_keys_and_users(live, brows
     assert "Reps" in tabs and "Ranking" in tabs and "API keys" not in tabs and "Users" not in tabs
     assert (await ops.goto("/ui/settings/keys")).status == 403
     await ops.context.close()
+
+
+async def test_webhook_endpoints_from_the_settings(live, browser, any_db):  # noqa: F811
+    from tests.support.webhook_receiver import Receiver
+
+    email, password = await make_user(live, "ops")
+    page = await logged_in_page(browser, str(live.base_url), email, password)
+    with Receiver() as crm:
+        await page.goto("/ui/settings/webhooks")
+        assert "No webhook endpoints" in await page.locator("main").inner_text()
+        assert "integrations" in (await page.locator("nav.subnav").inner_text()).lower()
+        await page.get_by_label("URL", exact=True).fill(crm.url)
+        await page.get_by_label("Description", exact=True).fill("CRM sync")
+        await page.get_by_label("lead.created", exact=True).check()
+        await page.get_by_label("reply.received", exact=True).check()
+        await page.get_by_role("button", name="Add endpoint").click()
+        secret = await page.get_by_label("The signing secret", exact=True).input_value()
+        assert secret.startswith("whsec_")
+        crm.secret = secret  # from now on the receiver checks every signature with it
+        [endpoint] = (await live.get("/webhook-endpoints")).json()
+        assert (endpoint["url"], endpoint["events"]) == (crm.url, ["lead.created", "reply.received"])
+        await page.goto("/ui/settings/webhooks")
+        assert secret not in await page.content()  # shown once
+
+        lead = (await live.post("/leads", json={"email": f"hook-{uuid.uuid4().hex[:6]}@example.com",
+                                                "source": "form_fill", "first_name": "Hedy"})).json()
+        await eventually(lambda: [r for r in crm.requests if r.verified and r.payload["type"] == "lead.created"],
+                         timeout=15)
+
+        async def delivered():
+            await page.goto(f"/ui/settings/webhooks/{endpoint['id']}")
+            return "succeeded" in await page.locator("main").inner_text()
+        await eventually(delivered, timeout=15, interval=0.5)
+        assert "lead.created" in await page.locator("table").inner_text()
+        await shoot_both(page, f"/ui/settings/webhooks/{endpoint['id']}", "settings-webhook-deliveries")
+        assert lead["id"]
+
+        await page.goto("/ui/settings/webhooks")
+        await page.get_by_role("button", name="Pause").click()
+        assert "paused" in await page.locator(".notice.ok").inner_text()
+        assert (await live.get(f"/webhook-endpoints/{endpoint['id']}")).json()["status"] == "paused"
+        await shoot_both(page, "/ui/settings/webhooks", "settings-webhooks")
+        await page.get_by_role("button", name="Resume").click()
+        assert (await live.get(f"/webhook-endpoints/{endpoint['id']}")).json()["status"] == "active"
+        await page.locator("summary", has_text="Delete").click()
+        await page.get_by_role("button", name="Delete").click()
+        assert "Deleted" in await page.locator(".notice.ok").inner_text()
+        assert (await live.get("/webhook-endpoints")).json() == []
+    await page.context.close()

@@ -367,11 +367,17 @@ class TaskCard:
     last_reply: LeadEventRecord | None = None
     overdue: bool = False
     message: str | None = None  # after an action: what happened
+    covering_for: str | None = None  # the owner of a lead the viewer may not see (its task was moved here)
 
 
-def task_cards(session, tasks: list[Task], tz: ZoneInfo) -> list[TaskCard]:
+def task_cards(session, tasks: list[Task], tz: ZoneInfo, principal: Principal) -> list[TaskCard]:
+    """The tasks as cards. A task moved to a backup stays the backup's, but its lead stays its
+    owner's: a rep covering for another sees the task, not the lead (as in the API)."""
     ids = {t.lead_id for t in tasks}
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))} if ids else {}
+    found = session.scalars(select(Lead).where(Lead.id.in_(ids))).all() if ids else []
+    owners = {lead.id: lead.owner for lead in found}
+    leads = {lead.id: lead for lead in found if principal.sees_owner(lead.owner)}
+    ids = set(leads)
     emails: dict[str, list[Touch]] = defaultdict(list)
     replies: dict[str, list[LeadEventRecord]] = defaultdict(list)
     if ids:
@@ -385,7 +391,8 @@ def task_cards(session, tasks: list[Task], tz: ZoneInfo) -> list[TaskCard]:
     start, _ = today_bounds(tz)
     return [TaskCard(t, leads.get(t.lead_id), len(emails[t.lead_id]), (emails[t.lead_id] or [None])[-1],
                      len(replies[t.lead_id]), (replies[t.lead_id] or [None])[-1],
-                     overdue=t.status == "open" and t.due_at < start) for t in tasks]
+                     overdue=t.status == "open" and t.due_at < start,
+                     covering_for=None if t.lead_id in leads else owners.get(t.lead_id)) for t in tasks]
 
 
 INBOX_LIMIT = 300
@@ -401,7 +408,7 @@ def inbox_page(request: Request, session: SessionDep, principal: PrincipalDep, o
                     if visible else ([], 0))
     start, end = today_bounds(tz)
     groups: dict[str, list[TaskCard]] = {"overdue": [], "today": [], "upcoming": []}
-    for card in task_cards(session, tasks, tz):
+    for card in task_cards(session, tasks, tz, principal):
         due = card.task.due_at
         groups["overdue" if due < start else "today" if due < end else "upcoming"].append(card)
     reps = session.scalars(select(Rep).order_by(Rep.name)).all() if principal.may(Permission.REPS_READ) else []
@@ -426,6 +433,6 @@ def complete_from_form(task_id: str, request: Request, session: SessionDep, sett
     if not is_htmx(request):
         return RedirectResponse(safe_next(back, "/ui/inbox"), status_code=303)
     tz = viewer_tz(request)
-    card = task_cards(session, [task], tz)[0]
+    card = task_cards(session, [task], tz, principal)[0]
     card.message = "Skipped." if outcome == "skipped" else f"{OUTCOMES[outcome]}."
     return _page(request, "_task.html", {"card": card, "back": back, "oob_overdue": True})

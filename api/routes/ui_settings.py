@@ -26,8 +26,8 @@ router = page_router()
 TABS = (("reps", "Reps", Permission.REPS_READ), ("mailboxes", "Mailboxes", Permission.MAILBOXES_READ),
         ("ranking", "Ranking", Permission.RANKING_READ), ("keys", "API keys", Permission.KEYS_MANAGE),
         ("users", "Users", Permission.USERS_MANAGE))
-# Integrations (outbound webhook endpoints) are listed apart from the tabs above, once their pages exist.
-INTEGRATION_TABS: tuple[tuple[str, str, Permission], ...] = ()
+# Integrations, listed apart from the tabs above: outbound webhook endpoints (`ui_webhooks.py`).
+INTEGRATION_TABS = (("webhooks", "Webhooks", Permission.WEBHOOKS_MANAGE),)
 
 
 class Refused(Exception):
@@ -47,11 +47,13 @@ def _call(fn, *args, **kwargs):
         raise Refused(422, describe(list(exc.errors()))) from None
 
 
-def _render(request: Request, principal: Principal, tab: str, context: dict, status: int = 200) -> Response:
+def _render(request: Request, principal: Principal, tab: str, context: dict, status: int = 200,
+            template: str | None = None) -> Response:
     tabs = [(path, label) for path, label, permission in TABS if principal.may(permission)]
     integrations = [(path, label) for path, label, permission in INTEGRATION_TABS if principal.may(permission)]
-    return _page(request, f"settings_{tab}.html", {"tab": tab, "tabs": tabs, "integrations": integrations,
-                                                   **context}, status_code=status)
+    return _page(request, template or f"settings_{tab}.html", {"tab": tab, "tabs": tabs,
+                                                               "integrations": integrations, **context},
+                 status_code=status)
 
 
 @router.get("/settings")
