@@ -2,6 +2,7 @@
 local receivers that verify every request with the `standardwebhooks` library."""
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import asynccontextmanager
 
@@ -113,6 +114,28 @@ async def test_a_failing_receiver_gets_every_event_once_after_it_recovers(dev_se
             assert len(ids) == len(set(ids)) == len(delivered), "each event once in the log of successes"
             refused = {r.webhook_id for r in crm.requests if r.answered == 503}
             assert refused and refused <= set(ids)  # a retry carries the id of the first attempt
+
+
+async def test_a_receiver_that_never_answers_does_not_slow_a_lead(dev_server, sqlite_db):  # noqa: F811
+    emails = {"name": "five-emails", "ranks": ["A"], "send_window": None, "business_days": False, "steps": [
+        {"id": f"mail-{i}", "channel": "email", "wait": "PT0S" if i == 1 else "PT1S", "subject": f"Note {i}",
+         "body": "Hello {{ first_name }}"} for i in range(1, 6)] + [
+        {"id": "call-6", "channel": "call", "wait": "P1D", "instructions": "Call"}]}
+    with Receiver(delay=5) as hanging:
+        async with stack(dev_server, sqlite_db, cadence_webhook_timeout_seconds=1) as http:
+            await subscribe(http, hanging, ["lead.created", "touch.sent"])
+            assert (await http.post("/cadences", json=emails)).status_code == 201
+            started = time.monotonic()
+            lead = (await http.post("/leads", json=lead_body(cadence="five-emails"))).json()
+
+            async def all_sent():
+                touches = (await http.get(f"/leads/{lead['id']}")).json()["touches"]
+                return len([t for t in touches if t["status"] == "outboxed"]) == 5
+            await eventually(all_sent, timeout=30)
+            took = time.monotonic() - started
+            assert took < 10, f"five emails a second apart took {took:.1f} s"
+            data = (await http.get("/webhook-endpoints")).json()[0]["deliveries"]
+            assert sum(data.values()) == 6 and "succeeded" not in data  # every attempt timed out meanwhile
 
 
 async def test_a_day_of_failures_marks_the_endpoint_failing_and_it_holds_events_until_resumed(

@@ -2,11 +2,13 @@
 with the `standardwebhooks` library and keeps what it accepted.
 
 It can be down for a while (`fail_next`: that many requests answered 503; `down`: every request
-until `recover()`), and logs every request it saw, so a test can tell retries from duplicates.
+until `recover()`) or slow (`delay` seconds before each answer), and logs every request it saw, so a
+test can tell retries from duplicates.
 """
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,8 +26,8 @@ class Request:
 
 
 class Receiver:
-    def __init__(self, secret: str | None = None, *, fail_next: int = 0, down: bool = False):
-        self.secret, self.fail_next, self.down = secret, fail_next, down
+    def __init__(self, secret: str | None = None, *, fail_next: int = 0, down: bool = False, delay: float = 0):
+        self.secret, self.fail_next, self.down, self.delay = secret, fail_next, down, delay
         self.requests: list[Request] = []  # everything that came in, in order
         self._lock = threading.Lock()
         receiver = self
@@ -33,6 +35,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                time.sleep(receiver.delay)
                 status = receiver._take(body, dict(self.headers.items()))
                 self.send_response(status)
                 self.send_header("content-length", "0")
