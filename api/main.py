@@ -22,7 +22,7 @@ from api.routes import (
     unsubscribe, webhooks,
 )
 from api.routes import ui_lead, ui_settings, ui_webhooks
-from api.routes import codec, privacy, ui_cadences
+from api.routes import codec, privacy, ui_cadences, ui_reports
 from api.routes import metrics, webhook_endpoints
 from activities.webhooks import DeliveryStarter
 from api.metrics import RequestTimer, registry_for
@@ -68,10 +68,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.settings, app.state.db = settings, db
     app.state.directory = Directory(db, settings.secret())
     app.state.limits = Limits.from_settings(settings)
-    for module in (leads, cadences, ui_cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
+    for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
                    privacy, codec,
                    sendgrid, reports, access, ui, ui_lead, ui_settings, ui_webhooks, health,
                    webhook_endpoints, metrics):
+        app.include_router(module.router)
+    for module in (ui_cadences, ui_reports):  # the cadence and report pages
         app.include_router(module.router)
 
     # Files the pages need (htmx, styles), shipped in the repository: the UI works offline.

@@ -128,6 +128,8 @@ POLICY: dict[tuple[str, str], Access] = {
     ("POST", "/ui/cadences/{name}/edit"): page(P.CADENCES_WRITE),
     ("GET", "/ui/cadences/{name}/migrate"): page(P.CADENCES_WRITE),
     ("POST", "/ui/cadences/{name}/migrate"): page(P.CADENCES_WRITE),
+    ("GET", "/ui/reports"): page(P.REPORTS_READ),
+    ("GET", "/ui/reports/{report}.csv"): page(P.REPORTS_READ),
     ("POST", "/ui/leads/{lead_id}/signals/{name}"): page(P.LEADS_SIGNAL),
     ("POST", "/ui/leads/{lead_id}/replies/{record_id}/intent"): page(P.LEADS_SIGNAL),
     ("GET", "/ui/settings"): page(P.REPS_READ),

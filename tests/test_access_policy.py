@@ -104,6 +104,8 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/ui/cadences/{name}/edit"): STAFF,
     ("GET", "/ui/cadences/{name}/migrate"): STAFF,
     ("POST", "/ui/cadences/{name}/migrate"): STAFF,
+    ("GET", "/ui/reports"): STAFF,
+    ("GET", "/ui/reports/{report}.csv"): STAFF,
     ("POST", "/ui/leads/{lead_id}/signals/{name}"): ALL,
     ("POST", "/ui/leads/{lead_id}/replies/{record_id}/intent"): ALL,
     ("GET", "/ui/settings"): STAFF,
