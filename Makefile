@@ -12,6 +12,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r <($(BIN)/python scripts/requirements.py test)
+	$(BIN)/pip install -qq --no-deps -e .  # the `cadence` command (-qq: without the editable-install notice)
 	touch $@
 
 run: $(VENV)/.installed

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "cadence"
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
+    # Lead imports (POST /imports) run on a task queue of their own, default "<TEMPORAL_TASK_QUEUE>-import",
+    # so a big list never waits in line before an inbound lead's work.
+    temporal_import_task_queue: str | None = None
+    cadence_import_batch_size: int = Field(100, ge=1, le=1000)  # rows per batch activity
+    # Seconds between the cadence starts of two imported leads: spreads a list's first touches.
+    cadence_import_start_interval: float = Field(2.0, ge=0, le=3600)
+    cadence_import_batches_per_run: int = Field(200, ge=1, le=10000)  # then the import continues as new
 
     database_url: str | None = None  # default: SQLite file in the data dir
 
@@ -120,6 +127,10 @@ class Settings(BaseSettings):
     def secret(self) -> str:
         """The key that signs tokens and sessions."""
         return self.cadence_secret_key.get_secret_value()
+
+    @property
+    def import_task_queue(self) -> str:
+        return self.temporal_import_task_queue or f"{self.temporal_task_queue}-import"
 
     @property
     def resolved_database_url(self) -> str:

@@ -26,6 +26,7 @@ from api.routes import codec, privacy, ui_cadences, ui_reports
 from api.routes import metrics, webhook_endpoints
 from activities.webhooks import DeliveryStarter
 from api.metrics import RequestTimer, registry_for
+from api.routes import imports
 from config import Settings, api_production_problems, get_settings
 from persistence import outbound
 from persistence.db import Database, database_for
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     app.state.directory = Directory(db, settings.secret())
     app.state.limits = Limits.from_settings(settings)
     for module in (leads, cadences, migrations, mailboxes, ranking, reps, tasks, outbox, unsubscribe, webhooks,
-                   privacy, codec,
+                   privacy, codec, imports,
                    sendgrid, reports, access, ui, ui_lead, ui_settings, ui_webhooks, health,
                    webhook_endpoints, metrics):
         app.include_router(module.router)

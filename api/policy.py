@@ -61,6 +61,10 @@ POLICY: dict[tuple[str, str], Access] = {
     ("GET", "/leads/{lead_id}"): key(P.LEADS_READ),
     ("POST", "/leads/{lead_id}/signals/{name}"): key(P.LEADS_SIGNAL),
     ("DELETE", "/leads/{lead_id}"): key(P.LEADS_ERASE),
+    # ---- lead lists from CSV files: importing is creating leads, and so is following an import
+    ("POST", "/imports"): key(P.LEADS_CREATE),
+    ("GET", "/imports"): key(P.LEADS_CREATE),
+    ("GET", "/imports/{import_id}"): key(P.LEADS_CREATE),
     ("GET", "/leads/{lead_id}/export"): key(P.LEADS_ERASE),
     # ---- the task inbox (a rep: its own tasks only)
     ("GET", "/tasks"): key(P.TASKS_READ),

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -408,3 +410,43 @@ class WebhookAttempt(Base):
 
 # /metrics counts touches by channel and status at every scrape: from this index alone, not the table.
 Index("ix_touches_channel_status", Touch.channel, Touch.status)
+
+
+# ---- lead imports: a CSV file, its rows and each row's outcome ------------------------------
+class LeadImport(Base):
+    """One uploaded list. The file is kept only until its rows are written to `import_rows`."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="running")  # running, done
+    filename: Mapped[str | None] = mapped_column(String(255))
+    cadence: Mapped[str | None] = mapped_column(String(100))  # overrides every row's cadence
+    columns: Mapped[list[str]] = mapped_column(JSON, default=list)  # the header as written
+    unknown_columns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    start_interval_ms: Mapped[int] = mapped_column(Integer)  # between two imported leads' cadence starts
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # the CSV, until its rows are written
+    created_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    enrolled_at: Mapped[datetime | None]  # every row has its outcome
+    finished_at: Mapped[datetime | None]  # every created lead's cadence has started
+
+
+class ImportRow(Base):
+    """One data row of an import and its outcome; the outcome is written in the transaction that
+    creates the lead, so a restarted import never enrols a row twice. `data` (the row's values) is
+    cleared once the row has its outcome."""
+
+    __tablename__ = "import_rows"
+    __table_args__ = (Index("ix_import_rows_import_status_row", "import_id", "status", "row"),)
+
+    import_id: Mapped[str] = mapped_column(ForeignKey("imports.id"), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)  # as a spreadsheet numbers it: header is 1
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, created, existing, rejected
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    lead_id: Mapped[str | None] = mapped_column(String(32))  # no FK: an erased lead leaves the outcome
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{"field", "message"}]
+    started_at: Mapped[datetime | None]  # a created lead's cadence workflow was started

@@ -45,6 +45,9 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/leads/{lead_id}"): READERS,
     ("POST", "/leads/{lead_id}/signals/{name}"): ALL,
     ("DELETE", "/leads/{lead_id}"): STAFF,
+    ("POST", "/imports"): {"admin", "ops", "integration"},
+    ("GET", "/imports"): {"admin", "ops", "integration"},
+    ("GET", "/imports/{import_id}"): {"admin", "ops", "integration"},
     ("GET", "/leads/{lead_id}/export"): STAFF,
     ("GET", "/tasks"): READERS,
     ("POST", "/tasks/{task_id}/complete"): READERS,
@@ -187,7 +190,7 @@ def concrete(path: str) -> str:
     """Path parameters filled with ids nothing has, so no call changes a real lead or key."""
     return (path.replace("{lead_id}", "no-such-lead").replace("{task_id}", "no-such-task")
             .replace("{name}", "rank-a").replace("{rep_id}", "no-such-rep").replace("{email}", "no@example.com")
-            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{token}", "x.y")
+            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{import_id}", "no-such-import").replace("{token}", "x.y")
             .replace("{endpoint_id}", "no-such-endpoint").replace("{delivery_id}", "no-such-delivery"))
 
 

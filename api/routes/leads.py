@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
-from api import lead_workflows
+from api import enrolment, lead_workflows
 from api.auth.deps import PrincipalDep
 from api.auth.principal import Principal
 from api.deps import LimitsDep, SessionDep, SettingsDep, TemporalDep, unprocessable
@@ -22,15 +20,9 @@ from api.schemas import (
 )
 from domain.access import Permission
 from domain.events import SIGNALS, LeadEvent
-from domain.ranks import NURTURE_CADENCE, UnknownSource, is_higher, rank_for
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
-from persistence import cadences as cadence_store
 from persistence import leads as lead_store
-from persistence import ranking as ranking_store
-from persistence import reps as rep_store
 from persistence.models import Lead
-from workflows.lead_cadence import workflow_id_for
-from workflows.messages import MigrateRequest
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
@@ -54,46 +46,11 @@ def to_public(lead: Lead) -> dict:
                                              "callers that may not read leads, such as integrations)"}})
 def create_lead(body: LeadCreate, session: SessionDep, settings: SettingsDep,
                 temporal: TemporalDep, principal: PrincipalDep):
-    ranking = ranking_store.current(session)  # read per request: a PUT /ranking applies to the next lead
     try:
-        by_source = rank_for(body.source, ranking.sources)  # an unknown source is an error even with a rank
-        rank = body.rank or by_source
-    except UnknownSource as exc:
-        raise unprocessable("source", str(exc)) from None
-    existing = lead_store.by_email(session, body.email)
-    if existing is not None:
-        _reengage(existing, body, rank, ranking, session, temporal)
-        return _known(existing, principal)
-    cadence_name = body.cadence or ranking.cadences[rank]
-    cadence_row = cadence_store.latest(session, cadence_name)
-    if cadence_row is None:
-        raise unprocessable("cadence", f"unknown cadence {cadence_name!r}; see GET /cadences")
-    if cadence_store.is_archived(session, cadence_name):
-        raise unprocessable("cadence", f"cadence {cadence_name!r} is archived and takes no new leads")
-    if cadence_store.latest(session, NURTURE_CADENCE) is None:
-        raise HTTPException(503, "the nurture cadence is not loaded; run `python -m scripts.load_cadences`")
-    lead_id = lead_store.new_lead_id()
-    timezone = body.timezone or settings.cadence_default_timezone
-    # No owner given: the routing rules pick one (territory, rank, round-robin) when reps exist.
-    owner = body.owner or rep_store.assign_owner(session, body.country, rank)
-    try:
-        lead = lead_store.add(
-            session, id=lead_id, workflow_id=workflow_id_for(lead_id), rank=rank, cadence_name=cadence_row.name,
-            cadence_version=cadence_row.version, timezone=timezone,
-            owner=owner, **body.model_dump(exclude={"rank", "cadence", "timezone", "owner"}),
-        )
-        # Committed before the workflow starts: its first activity writes to this row.
-        session.commit()
-    except IntegrityError:  # the same email enrolled concurrently: that lead is the answer
-        session.rollback()
-        return _known(lead_store.by_email(session, body.email), principal)
-    try:
-        lead_workflows.start(session, settings, temporal, lead)
-    except (HTTPException, lead_workflows.CadenceEnded):
-        session.delete(lead)  # nothing is left half-written
-        session.commit()
-        raise HTTPException(503, "could not start the cadence workflow; is Temporal reachable? see /healthz") from None
-    return to_public(lead)
+        admitted = enrolment.enrol(session, settings, temporal, body)
+    except enrolment.Refused as exc:
+        raise unprocessable(exc.field, exc.message) from None
+    return to_public(admitted.lead) if admitted.new else _known(admitted.lead, principal)
 
 
 def _known(lead: Lead, principal: Principal):
@@ -101,32 +58,6 @@ def _known(lead: Lead, principal: Principal):
     if principal.may(Permission.LEADS_READ) and principal.sees_owner(lead.owner):
         return JSONResponse(LeadPublic(**to_public(lead)).model_dump(mode="json"), status_code=200)
     return JSONResponse({"id": lead.id, "status": lead.status}, status_code=200)
-
-
-def _reengage(lead: Lead, body: LeadCreate, rank: str, ranking, session, temporal) -> None:
-    """A new inquiry from a known lead (SPEC 2.7): a higher rank moves it to that rank's cadence,
-    and a lead in nurture re-enters; anything else leaves the running cadence alone."""
-    if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
-        return  # its answer is in: a person decides what comes next
-    upgrade = is_higher(rank, lead.rank)
-    if not upgrade and lead.stage != "nurture":
-        return
-    rank = rank if upgrade else lead.rank
-    cadence_name = body.cadence or ranking.cadences[rank]
-    row = cadence_store.latest(session, cadence_name)
-    if row is None or cadence_store.is_archived(session, cadence_name):
-        return  # nothing better to move to: the lead goes on as it is
-    # The same inquiry twice (a double-submitted form) is one update: same lead state, same target.
-    update_id = f"reengage-{lead.id}-{row.name}-v{row.version}-{lead.revision}"
-    request = MigrateRequest(cadence_store.snapshot(row), update_id, reengage=True, source=body.source)
-    try:
-        plan = lead_workflows.update(temporal, lead, request, update_id)
-    except (WorkflowUpdateFailedError, RPCError):
-        return  # the cadence ended meanwhile: the lead is returned as it is
-    if plan is None or not plan.note:  # applied, or accepted and applied right after the current step
-        lead.rank, lead.cadence_name, lead.cadence_version = rank, row.name, row.version
-        session.commit()
-        session.refresh(lead)
 
 
 @router.get("", response_model=LeadsPublic)

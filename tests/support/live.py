@@ -25,7 +25,7 @@ from privacy.codec import data_converter
 from scripts.load_cadences import load
 from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY
 from activities.webhooks import ensure_sweep_schedule
-from worker import build_webhook_worker, build_worker
+from worker import build_import_worker, build_webhook_worker, build_worker
 
 BIN = Path(sys.executable).parent
 DIALER_SECRET = "dialer-secret"
@@ -126,9 +126,10 @@ def serving_api(settings: Settings, db: Database):
 async def running_worker(client, settings: Settings, db: Database):
     # The dev server's client has no codec; the worker encrypts as the product's worker does.
     client = Client(**{**client.config(), "data_converter": data_converter(settings, db)})
-    with ThreadPoolExecutor(max_workers=8) as executor:
+    with ThreadPoolExecutor(max_workers=8) as executor, ThreadPoolExecutor(max_workers=2) as imports:
         worker: Worker = build_worker(client, settings, db, executor)
-        async with worker, delivering_webhooks(client, settings, db):
+        async with (worker, build_import_worker(client, settings, db, imports),
+                    delivering_webhooks(client, settings, db)):
             yield worker
 
 
