@@ -64,6 +64,7 @@ class Settings(BaseSettings):
 
     sendgrid_api_key: SecretStr | None = None  # unset -> emails go to the outbox table
     sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout_seconds: float = 10.0  # connect and each read; below the send activity's 60 s
     sendgrid_webhook_public_key: str | None = None
     sendgrid_inbound_public_key: str | None = None  # where the account signs Inbound Parse
     cadence_inbound_parse_user: str | None = None  # HTTP Basic credentials in the Parse URL

@@ -34,7 +34,8 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)  # below compose's stop_grace_period, 
 
 
 def build_activities(settings: Settings, db: Database) -> TouchActivities:
-    mailer = SendGridMailer(settings.sendgrid_api_key.get_secret_value(), settings.sendgrid_host) if settings.sendgrid_api_key else None
+    mailer = SendGridMailer(settings.sendgrid_api_key.get_secret_value(), settings.sendgrid_host,
+                            settings.sendgrid_timeout_seconds) if settings.sendgrid_api_key else None
     return TouchActivities(
         db, mailer=mailer,
         sender=Sender(settings.cadence_from_email, settings.cadence_from_name),

@@ -10,6 +10,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
+STATEMENT_TIMEOUT_MS = 15_000
+LOCK_TIMEOUT_MS = 10_000
+
+
 def normalise_url(url: str) -> str:
     # psycopg 3 is the PostgreSQL driver we ship; plain postgresql:// URLs mean it.
     for prefix in ("postgresql://", "postgres://"):
@@ -35,7 +39,19 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+    @event.listens_for(engine, "connect")
+    def _postgres_timeouts(conn, _record):
+        # No statement or lock wait outlives the activity that runs it (30-60 s start-to-close): a
+        # stuck query ends as an error the activity retries, not a thread held for ever.
+        cur = conn.cursor()
+        cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+        cur.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+        cur.close()
+        conn.commit()
+
+    return engine
 
 
 class Database:

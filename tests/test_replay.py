@@ -1,8 +1,12 @@
 """Replay: the workflow code must make the same decisions over histories it recorded before.
 
-`tests/histories/*.json` are histories recorded from earlier versions of the code. A change
-that makes any of them fail to replay would break running leads: guard it with
-`workflow.patched` instead. Record new ones with RECORD_HISTORIES=<name>[,<name>].
+`tests/histories/*.json` are histories recorded from earlier versions of the code, one per path a
+lead can take: a busy lead (send, out of office, task, neutral reply, qualification), a migration
+between versions, a nurture round (continue-as-new), a long conversation that continues as new
+while it waits, an account pause, an email deferred by its mailbox's cap, a re-engagement, and
+touches that fail or are cancelled by an unsubscribe. A change that makes any of them fail to
+replay would break running leads: guard it with `workflow.patched` instead (docs/reliability.md
+says how patches are retired). Record new ones with RECORD_HISTORIES=<name>[,<name>].
 """
 from __future__ import annotations
 
@@ -64,12 +68,116 @@ async def _migrated_lead_history(time_env, db):
         return await handle.fetch_history()
 
 
+def _email_steps(n: int = 6, wait: str = "P1D", first: str = "PT0S") -> list[dict]:
+    return [{"id": f"e{i}", "channel": "email", "wait": first if i == 1 else wait, "subject": "Hi", "body": "Hello"}
+            for i in range(1, n + 1)]
+
+
+async def first_run(time_env, handle):
+    return await time_env.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id).fetch_history()
+
+
+async def _nurture_round_history(time_env, db):
+    """A cadence that runs out into nurture: the run that ends by continuing as new into its rounds."""
+    async with running_worker(time_env.client, db) as h:
+        handle = await h.start(make_cadence(steps=_email_steps()))
+        await time_env.sleep(6 * DAY)
+        await eventually(lambda: h.lead(handle).stage == "nurture", timeout=30)
+        return await first_run(time_env, handle)  # six touches, nurture, continue-as-new
+
+
+async def _long_conversation_history(time_env, db):
+    """A lead in conversation whose history passes its bound: it continues as new while it waits,
+    taking the signals it has not applied yet along."""
+    async with running_worker(time_env.client, db) as h:
+        handle = await h.start(make_cadence(steps=_email_steps()), max_history_events=60)
+        await eventually(lambda: h.touches(handle), timeout=30)
+        await h.signal(handle, "reply", event_id="n1", intent="neutral")
+        for n in range(40):
+            await h.signal(handle, "call_outcome", event_id=f"v{n}", outcome="voicemail")
+        await eventually(lambda: len(h.events(handle)) >= 41, timeout=30)
+        return await first_run(time_env, handle)  # it ends by continuing as new
+
+
+async def _account_pause_history(time_env, db):
+    """A reply that pauses the colleagues at the same company."""
+    async with running_worker(time_env.client, db) as h:
+        replier = await h.start(make_cadence(steps=_email_steps()), email="ann@acme-replay.example")
+        colleague = await h.start(make_cadence(steps=_email_steps()), email="bob@acme-replay.example")
+        await eventually(lambda: h.touches(replier) and h.touches(colleague), timeout=30)
+        await h.signal(replier, "reply", event_id="r1", intent="negative")
+        await eventually(lambda: h.lead(colleague).status == "paused", timeout=30)
+        await replier.result()
+        return await replier.fetch_history()
+
+
+async def _deferred_email_history(time_env, db):
+    """An email over its mailbox's daily cap: deferred to the next day, then sent."""
+    from persistence.models import Mailbox
+    from tests.support.harness import SENDER
+
+    with db.session() as s:
+        if s.get(Mailbox, SENDER.email) is None:
+            s.add(Mailbox(email=SENDER.email, name=SENDER.name, daily_cap=1, ramp=[]))
+    async with running_worker(time_env.client, db) as h:
+        first = await h.start(make_cadence(steps=_email_steps()))
+        await eventually(lambda: h.touches(first), timeout=30)
+        second = await h.start(make_cadence(steps=_email_steps()))
+        await eventually(lambda: any(t.status == "deferred" for t in h.touches(second)), timeout=30)
+        await time_env.sleep(DAY + timedelta(hours=2))
+        await eventually(lambda: any(t.status == "outboxed" for t in h.touches(second)), timeout=30)
+        await h.signal(second, "stop", event_id="s1")
+        await second.result()
+        return await second.fetch_history()
+
+
+async def _reengaged_history(time_env, db):
+    """A new inquiry from a known lead moves it to a better cadence from its first step."""
+    async with running_worker(time_env.client, db) as h:
+        handle = await h.start(make_cadence("slow", steps=_email_steps(wait="P3D")))
+        await eventually(lambda: h.touches(handle), timeout=30)
+        better = make_cadence("better", steps=_email_steps(wait="PT1H"))
+        plan = await handle.execute_update(LeadCadenceWorkflow.migrate,
+                                           MigrateRequest(better, "inq-1", reengage=True, source="referral"))
+        assert plan.next_step == "e1"
+        await time_env.sleep(DAY)
+        await h.signal(handle, "reply", event_id="p1", intent="positive")
+        assert (await handle.result()).stage == "qualified"
+        return await handle.fetch_history()
+
+
+async def _failed_touches_history(time_env, db):
+    """A template that cannot render (the touch fails and the cadence goes on), then an unsubscribe
+    that arrives while an email is being sent against a SendGrid that answers 503."""
+    from messaging.mailer import SendGridMailer
+    from tests.support.sendgrid_standin import SendGridStandIn
+
+    steps = [{"id": "bad", "channel": "email", "wait": "PT0S", "subject": "Hi", "body": "{{ 1 + 1 }}"}] + \
+        _email_steps(6, wait="PT1H")[1:]
+    with SendGridStandIn(api_key="SG.k") as standin:
+        async with running_worker(time_env.client, db, mailer=SendGridMailer("SG.k", standin.url)) as h:
+            handle = await h.start(make_cadence(steps=steps))
+            await eventually(lambda: any(t.status == "failed" for t in h.touches(handle)), timeout=30)
+            standin.fail_next(503, count=1000)
+            await time_env.sleep(timedelta(hours=1, minutes=1))
+            await eventually(lambda: any(t.status == "deferred" for t in h.touches(handle)), timeout=30)
+            await h.signal(handle, "reply", event_id="u1", intent="unsubscribe")
+            assert (await handle.result()).stage == "not_interested"
+            return await handle.fetch_history()
+
+
+SCENARIOS = [("busy_lead", _busy_lead_history), ("migrated_lead", _migrated_lead_history),
+             ("nurture_round", _nurture_round_history), ("long_conversation", _long_conversation_history),
+             ("account_pause", _account_pause_history), ("deferred_email", _deferred_email_history),
+             ("reengaged", _reengaged_history), ("failed_touches", _failed_touches_history)]
+
+
 def _record(name: str) -> bool:
     """RECORD_HISTORIES=busy_lead,migrated_lead re-records those (only for intended changes)."""
     return name in os.environ.get("RECORD_HISTORIES", "").split(",")
 
 
-@pytest.mark.parametrize("name,make", [("busy_lead", _busy_lead_history), ("migrated_lead", _migrated_lead_history)])
+@pytest.mark.parametrize("name,make", SCENARIOS, ids=[name for name, _ in SCENARIOS])
 async def test_a_fresh_history_replays(time_env, sqlite_db, name, make):
     history = await make(time_env, sqlite_db)
     if _record(name):

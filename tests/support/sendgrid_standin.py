@@ -196,7 +196,8 @@ class SendGridStandIn:
     def __init__(self, api_key: str = "SG.test-key"):
         self.api_key = api_key
         self.accepted: list[dict] = []   # bodies answered 202, in order
-        self.requests: list[dict] = []   # every request with its status
+        self.requests: list[dict] = []   # every request with its status, once answered
+        self.arrivals = 0                # requests received, answered or not (a hung one counts at once)
         self._scripted: deque = deque()  # (status, body) pending responses
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -295,6 +296,8 @@ class SendGridStandIn:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                with standin._lock:
+                    standin.arrivals += 1
                 headers = dict(self.headers.items())
                 status, extra, body, recorded = standin._respond(
                     self.command, self.path, headers, raw)
