@@ -23,9 +23,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.asyncio, pytest.mark.parametrize("any
 DEMO = {  # an email at once, then a call task that waits for the rep; later touches days away
     "name": "ui-demo", "ranks": ["A", "B", "C", "D"], "send_window": None, "business_days": False,
     "steps": [
-        {"id": "intro", "channel": "email", "wait": "PT0S", "subject": "{{ first_name }}, a quick question",
-         "body": "Hi {{ first_name }},\n\nTeams like {{ company }} use Cadence to follow up on every lead.\n"
-                 "Would a 15-minute call next week help?\n\nBest,\nSam"},
+        {"id": "intro", "channel": "email", "wait": "PT0S", "variants": [
+            {"id": "a", "subject": "{{ first_name }}, a quick question",
+             "body": "Hi {{ first_name }},\n\nTeams like {{ company }} use Cadence to follow up on every lead.\n"
+                     "Would a 15-minute call next week help?\n\nBest,\nSam"},
+            {"id": "b", "subject": "{{ first_name }}, a quick question about {{ company }}",
+             "body": "Hi {{ first_name }},\n\nTeams like {{ company }} use Cadence to follow up on every lead.\n"
+                     "What would make a call worth your time?\n\nSam"}]},
         {"id": "call-1", "channel": "call", "wait": "PT0S",
          "instructions": "Call {{ first_name }} at {{ company }}: ask how they follow up on inbound leads today."},
         {"id": "follow-up", "channel": "email", "wait": "P3D", "subject": "Following up",
@@ -234,6 +238,8 @@ async def test_a_lead_page_shows_what_was_sent_and_replied_and_acts_like_the_api
     timeline = page.locator(".timeline")
     text = await timeline.inner_text()
     assert "Ada, a quick question" in text and "in the outbox" in text  # the email, with its status
+    variant = (await live.get(f"/leads/{ada['id']}")).json()["touches"][0]["variant"]
+    assert variant in ("a", "b") and f"variant {variant}" in text
     assert "Reply · neutral" in text and "Stage: New → In process" in text and "neutral reply" in text
     await page.get_by_text("Show the email as sent").click()
     body = await page.locator(".email-body").inner_text()

@@ -38,7 +38,7 @@ from api.deps import LimitsDep, SessionDep, SettingsDep, TemporalDep
 from api.rate_limits import RateLimited
 from api.routes.tasks import complete_task
 from api.schemas import TaskComplete
-from domain.access import Permission
+from domain.access import OWNER_SCOPED, Permission, Role
 from domain.events import CALL_OUTCOMES, TASK_OUTCOMES
 from persistence import identities
 from persistence import leads as lead_store
@@ -277,7 +277,7 @@ def login(request: Request, session: SessionDep, settings: SettingsDep, limits: 
     identities.open_session(session, user, credentials.key_hash(session_id), csrf, settings.cadence_session_hours)
     session.commit()  # before the browser follows the redirect with its new cookie
     target = safe_next(next)
-    if target == "/ui" and user.rep_id and user.role == "rep":
+    if target == "/ui" and Role(user.role) in OWNER_SCOPED:
         target = "/ui/inbox"  # a rep's day starts with its work
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, credentials.sign_session(session_id, settings.secret()), httponly=True,

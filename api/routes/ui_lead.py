@@ -21,7 +21,7 @@ from domain.access import Permission
 from domain.events import INTENTS, QUALIFICATION_QUESTIONS, LeadEvent, decide
 from domain.stages import ENDED_STATUSES, FINAL_STAGES, Stage
 from persistence import leads as lead_store
-from persistence.models import Lead, LeadEventRecord, OutboxEmail, Rep, Touch
+from persistence.models import Lead, LeadEventRecord, OutboxEmail, Rep
 
 router = page_router()
 REPLIES = ("reply", "unverified_reply")
@@ -132,7 +132,7 @@ def _answer(value: str | None) -> bool | None:
     return {"yes": True, "no": False}.get((value or "").lower())
 
 
-def _signal(request: Request, lead_id: str, name: str, body: dict, session, settings, temporal, principal, limits):
+def _signal(lead_id: str, name: str, body: dict, session, settings, temporal, principal, limits):
     """The JSON API's signal route, with the form's fields; a refusal comes back as a page."""
     try:
         signal_body = SignalBody(**body)
@@ -143,7 +143,7 @@ def _signal(request: Request, lead_id: str, name: str, body: dict, session, sett
 
 
 @router.post("/leads/{lead_id}/signals/{name}")
-def lead_action(lead_id: str, name: str, request: Request, session: SessionDep, settings: SettingsDep,
+def lead_action(lead_id: str, name: str, session: SessionDep, settings: SettingsDep,
                 temporal: TemporalDep, principal: PrincipalDep, limits: LimitsDep,
                 notes: Annotated[str | None, Form(max_length=5000)] = None,
                 owner: Annotated[str | None, Form(max_length=64)] = None,
@@ -159,11 +159,11 @@ def lead_action(lead_id: str, name: str, request: Request, session: SessionDep, 
                     timeline=_answer(timeline_))
     if name == "reassign":
         body["owner"] = (owner or "").strip() or None
-    return _signal(request, lead_id, name, body, session, settings, temporal, principal, limits)
+    return _signal(lead_id, name, body, session, settings, temporal, principal, limits)
 
 
 @router.post("/leads/{lead_id}/replies/{record_id}/intent")
-def correct_intent(lead_id: str, record_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+def correct_intent(lead_id: str, record_id: int, session: SessionDep, settings: SettingsDep,
                    temporal: TemporalDep, principal: PrincipalDep, limits: LimitsDep,
                    intent: Annotated[str, Form(max_length=20)]):
     """A reply read wrongly: the `reply` signal again, with the right intent and a new event id
@@ -178,4 +178,4 @@ def correct_intent(lead_id: str, record_id: int, request: Request, session: Sess
     before = data.get("intent") or ("unverified" if record.type == "unverified_reply" else "unknown")
     body = {"event_id": f"{CORRECTION}{record.id}-{intent}", "intent": intent, "text": data.get("text"),
             "notes": f"intent corrected from {before} (reply {record.event_id})"[:5000]}
-    return _signal(request, lead_id, "reply", body, session, settings, temporal, principal, limits)
+    return _signal(lead_id, "reply", body, session, settings, temporal, principal, limits)
