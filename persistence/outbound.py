@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, event, func, select, update
 from sqlalchemy.orm import Session
 
-from domain.webhooks import IN_FLIGHT
+from domain.webhooks import DELIVERY_STATUSES, IN_FLIGHT
 from persistence.db import Database
 from persistence.models import (
     Lead, LeadEventRecord, Task, Touch, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent, utcnow,
@@ -304,8 +304,8 @@ def unstarted(session: Session, older_than: datetime, limit: int = 500) -> list[
 
 def expire(session: Session, before: datetime) -> int:
     """Deliveries (and then events) older than the retention time, except those still in flight."""
-    removed = _delete_deliveries(session, WebhookDelivery.created_at < before,
-                                 WebhookDelivery.status.not_in(IN_FLIGHT))
+    settled = [status for status in DELIVERY_STATUSES if status not in IN_FLIGHT]  # listed: the index serves it
+    removed = _delete_deliveries(session, WebhookDelivery.status.in_(settled), WebhookDelivery.created_at < before)
     orphans = select(WebhookEvent.id).where(
         WebhookEvent.created_at < before,
         ~select(WebhookDelivery.id).where(WebhookDelivery.event_id == WebhookEvent.id).exists())
