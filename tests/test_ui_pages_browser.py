@@ -411,6 +411,18 @@ async def test_settings_change_reps_mailboxes_ranking_keys_and_users(live, brows
     await page.locator("#rep-ana", has_text="Backup saved").wait_for()
     assert (await live.get("/reps/ana")).json()["backup_id"] is None
 
+    # A new rep from the form; the same id again is the API's 409, shown with the form as it was filled.
+    for attempt in range(2):
+        await page.get_by_label("Name", exact=True).fill("Cy Young")
+        await page.get_by_label("Email", exact=True).fill(f"cy{attempt}@example.com")
+        await page.get_by_label("Rep id (optional)", exact=True).fill("cy")
+        await page.get_by_label("Backup (optional)", exact=True).select_option("ben")
+        await page.get_by_role("button", name="Add rep").click()
+    assert "exists already" in await page.locator(".notice.error").inner_text()
+    assert await page.get_by_label("Email", exact=True).input_value() == "cy1@example.com"
+    cy = (await live.get("/reps/cy")).json()
+    assert (cy["name"], cy["email"], cy["backup_id"]) == ("Cy Young", "cy0@example.com", "ben")
+
     # Mailboxes: today's use and the week ahead.
     await page.goto("/ui/settings/mailboxes")
     await page.get_by_label("Sender address", exact=True).fill("ana@example.com")

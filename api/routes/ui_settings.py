@@ -56,6 +56,18 @@ def _render(request: Request, principal: Principal, tab: str, context: dict, sta
                  status_code=status)
 
 
+def _refused(request: Request, session, principal: Principal, tab: str, context, exc: Refused, **extra) -> Response:
+    """The tab again with the API's refusal above its form (`extra`: the form as it was filled)."""
+    session.rollback()
+    return _render(request, principal, tab, context(session, error=exc.message, **extra), exc.status)
+
+
+def _shown_once(response: Response) -> Response:
+    """An answer that holds a secret: no cache keeps it."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.get("/settings")
 def settings_home(principal: PrincipalDep):
     first = next((path for path, _, permission in TABS if principal.may(permission)), "reps")
@@ -87,8 +99,7 @@ def create_rep(request: Request, session: SessionDep, principal: PrincipalDep,
         body = _call(RepCreate, **{k: (v or "").strip() or None for k, v in form.items()})
         rep = _call(reps.create_rep, body, session, principal)
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "reps", _reps_context(session, error=exc.message, form=form), exc.status)
+        return _refused(request, session, principal, "reps", _reps_context, exc, form=form)
     return RedirectResponse(f"/ui/settings/reps?added={rep.id}#rep-{rep.id}", status_code=303)
 
 
@@ -158,9 +169,8 @@ def create_mailbox(request: Request, session: SessionDep, settings: SettingsDep,
         _call(mailboxes.create_mailbox, body, session, settings, principal)
         session.commit()
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "mailboxes", _mailboxes_context(session, settings, error=exc.message,
-                                                                           form=form), exc.status)
+        context = lambda s, **extra: _mailboxes_context(s, settings, **extra)  # noqa: E731
+        return _refused(request, session, principal, "mailboxes", context, exc, form=form)
     return RedirectResponse("/ui/settings/mailboxes", status_code=303)
 
 
@@ -192,8 +202,7 @@ def save_ranking(request: Request, session: SessionDep, principal: PrincipalDep,
                       principal)
         session.commit()
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "ranking", _ranking_context(session, error=exc.message), exc.status)
+        return _refused(request, session, principal, "ranking", _ranking_context, exc)
     return _render(request, principal, "ranking", _ranking_context(
         session, message=f"Saved as version {saved['version']}; it applies to leads enrolled from now on."))
 
@@ -222,11 +231,8 @@ def create_key(request: Request, session: SessionDep, principal: PrincipalDep,
                      rep_id=(rep_id or "").strip() or None if role == Role.REP else None)
         created = _call(access.create_key, body, session, principal)
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "keys", _keys_context(session, error=exc.message, form=form), exc.status)
-    response = _render(request, principal, "keys", _keys_context(session, created=created), 201)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return _refused(request, session, principal, "keys", _keys_context, exc, form=form)
+    return _shown_once(_render(request, principal, "keys", _keys_context(session, created=created), 201))
 
 
 @router.post("/settings/keys/{key_id}/revoke")
@@ -260,9 +266,7 @@ def create_user(request: Request, session: SessionDep, principal: PrincipalDep,
                      rep_id=(rep_id or "").strip() or None if role == Role.REP else None)
         user = _call(access.create_user, body, session, principal)
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "users", _users_context(session, error=exc.message, form=form),
-                       exc.status)
+        return _refused(request, session, principal, "users", _users_context, exc, form=form)
     return _render(request, principal, "users", _users_context(
         session, message=f"{user.email} can log in now at /ui/login."), 201)
 

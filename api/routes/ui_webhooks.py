@@ -12,7 +12,7 @@ from api.auth.deps import PrincipalDep
 from api.deps import SessionDep, SettingsDep
 from api.routes import webhook_endpoints as endpoints
 from api.routes.ui import page_router
-from api.routes.ui_settings import Refused, _call, _render
+from api.routes.ui_settings import Refused, _call, _refused, _render, _shown_once
 from domain.webhooks import DELIVERY_STATUSES, EVENT_TYPES
 
 router = page_router()
@@ -41,11 +41,8 @@ def create_webhook(request: Request, session: SessionDep, settings: SettingsDep,
                      description=(description or "").strip() or None, include_reply_text=bool(include_reply_text))
         created = _call(endpoints.create_endpoint, body, session, settings, principal)
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "webhooks", _context(session, error=exc.message, form=form), exc.status)
-    response = _render(request, principal, "webhooks", _context(session, created=created), 201)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return _refused(request, session, principal, "webhooks", _context, exc, form=form)
+    return _shown_once(_render(request, principal, "webhooks", _context(session, created=created), 201))
 
 
 @router.post("/settings/webhooks/{endpoint_id}")
@@ -56,8 +53,7 @@ def change_webhook(endpoint_id: str, request: Request, session: SessionDep, prin
         changed = _call(endpoints.update_endpoint, endpoint_id, _call(endpoints.EndpointUpdate, status=status),
                         session, principal)
     except Refused as exc:
-        session.rollback()
-        return _render(request, principal, "webhooks", _context(session, error=exc.message), exc.status)
+        return _refused(request, session, principal, "webhooks", _context, exc)
     words = "resumed: held events go out now" if changed["status"] == "active" else "paused: events wait for it"
     return _render(request, principal, "webhooks", _context(session, message=f"{changed['url']} {words}."))
 
