@@ -35,6 +35,7 @@ RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))
 # the app user cannot modify its own code.
 COPY alembic.ini config.py temporal_client.py worker.py ./
 COPY activities/ activities/
+COPY cli/ cli/
 COPY api/ api/
 COPY domain/ domain/
 COPY messaging/ messaging/
@@ -45,6 +46,7 @@ COPY migrations/ migrations/
 COPY scripts/ scripts/
 COPY cadences/ cadences/
 COPY templates/ templates/
+COPY static/ static/
 
 # --- Non-root runtime user --------------------------------------------------------------
 # Only the data dir (CADENCE_DATA_DIR, the SQLite fallback when DATABASE_URL is unset)

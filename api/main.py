@@ -15,6 +15,7 @@ from api.auth import bootstrap
 from api.auth.directory import Directory
 from api.auth.gate import AuthGate
 from api.body_limit import BodyLimit
+from api.cors import CodecCors
 from api.policy import RouteTable, routes_without_policy
 from api.rate_limits import Limits
 from api.routes import (
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
         raise RuntimeError(f"routes without an entry in api/policy.py: {', '.join(missing)}")
     app.state.route_table = RouteTable(app.routes)
     app.add_middleware(AuthGate)
+    app.add_middleware(CodecCors, origins=settings.cadence_codec_origins)
     app.add_middleware(BodyLimit, max_bytes=settings.cadence_max_body_bytes)
     app.state.metrics, latency = registry_for(db)
     app.add_middleware(RequestTimer, latency=latency)  # outermost: times the gate's answers too

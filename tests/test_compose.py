@@ -52,7 +52,7 @@ COMPOSE_SECRETS = {"CADENCE_METRICS_TOKEN": "the compose Prometheus scrapes /met
 # Top-level entries the running product never needs, so the image need not contain them.
 NOT_RUNTIME = {"tests", "benchmarks", "docs", "build", "dist"}
 # Non-Python files and folders the code reads at runtime (relative to its own source).
-RUNTIME_DATA = {"alembic.ini", "cadences", "templates"}
+RUNTIME_DATA = {"alembic.ini", "cadences", "templates", "static"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -589,3 +589,19 @@ def test_dockerfile_copies_all_runtime_code():
             needed.add(entry.name)
     missing = {name for name in needed if (ROOT / name).exists()} - copied
     assert not missing, f"the image would lack {sorted(missing)}: add a COPY line to the Dockerfile"
+
+
+def test_the_temporal_ui_decodes_history_through_the_api_codec():
+    ui = environment(service("temporal-ui"))
+    assert interpolate(ui["TEMPORAL_CODEC_ENDPOINT"], MINIMAL_SHELL) == "http://localhost:8000/codec"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    origins = json.loads(environment(service("api"))["CADENCE_CODEC_ORIGINS"])
+    assert "http://localhost:8080" in origins  # where the UI is published
+    assert "127.0.0.1:8080:8080" in service("temporal-ui")["ports"]
+
+
+def test_workers_get_longer_to_stop_than_they_give_activities():
+    from worker import GRACEFUL_SHUTDOWN
+
+    grace = service("worker")["stop_grace_period"]
+    assert grace.endswith("s") and int(grace[:-1]) > GRACEFUL_SHUTDOWN.total_seconds()

@@ -188,3 +188,26 @@ def test_the_worker_refuses_to_start_in_production_without_usable_payload_keys(t
     run = subprocess.run([sys.executable, str(root / "worker.py")], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 1 and f"the worker does not start: {problem}" in run.stderr
+
+
+async def test_the_web_ui_origin_may_call_the_codec_with_credentials_and_no_other_origin(sqlite_db):
+    import httpx
+
+    from api.main import create_app
+    from config import Settings
+
+    app = create_app(Settings(_env_file=None, database_url=sqlite_db.url,
+                              cadence_codec_origins=["http://127.0.0.1:8233"]), db=sqlite_db)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        preflight = {"Origin": "http://127.0.0.1:8233", "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type,x-namespace"}
+        ok = await http.options("/codec/decode", headers=preflight)
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
+        assert ok.headers["access-control-allow-credentials"] == "true"
+        other = await http.options("/codec/decode", headers={**preflight, "Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        leads = await http.options("/leads", headers={**preflight})  # no other route answers other origins
+        assert "access-control-allow-origin" not in leads.headers
+        refused = await http.post("/codec/decode", json={"payloads": []}, headers={"Origin": "http://127.0.0.1:8233"})
+        assert refused.status_code == 401  # a preflight carries no credentials; the call itself needs them
