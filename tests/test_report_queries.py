@@ -1,4 +1,4 @@
-"""The report queries over a read model written row by row: per step, first touch, tasks on time."""
+"""The report queries over a read model written row by row, on both databases: per step, first touch, tasks on time."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -27,8 +27,8 @@ def event(s, lead_id: str, at: datetime, type_: str = "reply", **data) -> None:
                           data=data))
 
 
-def test_each_step_counts_its_touches_and_the_answers_after_it(sqlite_db):
-    with sqlite_db.session() as s:
+def test_each_step_counts_its_touches_and_the_answers_after_it(any_db):
+    with any_db.session() as s:
         s.add(CadenceVersion(name="c", version=1, definition={"steps": [*STEPS, {"id": "gone", "channel": "sms"}]}))
         s.add(CadenceVersion(name="c", version=2, definition={"steps": STEPS}))
         a, b, c, d = (lead(s, n) for n in range(4))
@@ -44,7 +44,7 @@ def test_each_step_counts_its_touches_and_the_answers_after_it(sqlite_db):
         event(s, c, T0 + timedelta(minutes=9), intent="out_of_office")  # not a person
         event(s, c, T0 + timedelta(minutes=10), "unsubscribe")
         event(s, d, T0 - timedelta(minutes=1), intent="positive")  # before any touch: nobody's
-    with sqlite_db.session() as s:
+    with any_db.session() as s:
         rows = reports.cadence_steps(s, "c")
     assert [(r["step"], r["step_id"], r["channel"]) for r in rows] == [
         (1, "intro", "email"), (2, "call", "call"), (3, "bump", "email"), (4, "gone", "sms")]
@@ -55,13 +55,13 @@ def test_each_step_counts_its_touches_and_the_answers_after_it(sqlite_db):
     assert (call["sent"], call["replied"]) == (1, 0)
     assert (bump["sent"], bump["replied"], bump["positive"], bump["positive_rate"]) == (1, 1, 1, 1.0)
     assert gone["sent"] == 0 and gone["replied_rate"] is None
-    with sqlite_db.session() as s:
+    with any_db.session() as s:
         later = reports.cadence_steps(s, "c", since=T0 + timedelta(days=1))
     assert [r["sent"] for r in later] == [0, 0, 1, 0]
 
 
-def test_first_touch_per_rank_median_and_p90(sqlite_db):
-    with sqlite_db.session() as s:
+def test_first_touch_per_rank_median_and_p90(any_db):
+    with any_db.session() as s:
         for n, minutes in enumerate([1, 2, 3, 4, 5, 6, 7, 8, 9, 100]):
             who = lead(s, n, "A")
             s.flush()
@@ -73,7 +73,7 @@ def test_first_touch_per_rank_median_and_p90(sqlite_db):
         old = lead(s, 21, "B", created=T0 - timedelta(days=40))
         s.flush()
         touch(s, old, "intro", T0 - timedelta(days=39))
-    with sqlite_db.session() as s:
+    with any_db.session() as s:
         ranks = {r["rank"]: r for r in reports.first_touch(s)}
         recent = {r["rank"]: r for r in reports.first_touch(s, since=T0 - timedelta(days=1))}
     assert ranks["A"] == {"rank": "A", "leads": 10, "touched": 10, "waiting": 0, "median_seconds": 330.0,
@@ -82,9 +82,9 @@ def test_first_touch_per_rank_median_and_p90(sqlite_db):
     assert (recent["B"]["leads"], recent["B"]["waiting"], recent["B"]["median_seconds"]) == (1, 1, None)
 
 
-def test_tasks_on_time_late_missed_and_open_per_rep(sqlite_db):
+def test_tasks_on_time_late_missed_and_open_per_rep(any_db):
     now = T0 + timedelta(days=5)
-    with sqlite_db.session() as s:
+    with any_db.session() as s:
         who = lead(s, 1)
         s.flush()
 
@@ -103,7 +103,7 @@ def test_tasks_on_time_late_missed_and_open_per_rep(sqlite_db):
         s.flush()
         s.add(TaskEscalation(task_id="t2", from_owner="ana", to_owner="ben", at=T0 + timedelta(hours=4)))
         s.add(TaskEscalation(task_id="t5", from_owner="ana", to_owner="ben", at=T0 + timedelta(hours=4)))
-    with sqlite_db.session() as s:
+    with any_db.session() as s:
         reps = {r["owner"]: r for r in reports.task_timeliness(s, since=T0 - timedelta(days=1), now=now)}
     assert reps["ana"] == {"owner": "ana", "on_time": 1, "late": 1, "missed": 1, "open": 2, "open_overdue": 1,
                            "total": 5, "on_time_rate": round(1 / 3, 4)}
@@ -112,11 +112,11 @@ def test_tasks_on_time_late_missed_and_open_per_rep(sqlite_db):
     assert (reps[None]["open"], reps[None]["open_overdue"], reps[None]["on_time_rate"]) == (1, 0, None)
 
 
-def test_the_funnel_of_a_period(sqlite_db):
-    with sqlite_db.session() as s:
+def test_the_funnel_of_a_period(any_db):
+    with any_db.session() as s:
         lead(s, 1, created=T0)
         lead(s, 2, created=T0 - timedelta(days=10))
-    with sqlite_db.session() as s:
+    with any_db.session() as s:
         assert reports.funnel(s)["leads"] == 2
         assert reports.funnel(s, since=T0 - timedelta(days=1))["leads"] == 1
         assert reports.funnel(s, until=T0)["leads"] == 1

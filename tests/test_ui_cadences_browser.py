@@ -26,6 +26,17 @@ async def no_sideways_scroll(page) -> bool:
     return width <= page.viewport_size["width"]
 
 
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                 && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.outerHTML.slice(0, 80))"""
+
+
+async def unlabelled(page) -> list[str]:
+    """Controls a screen reader could not name: none may be on a page."""
+    return await page.evaluate(UNLABELLED)
+
+
 async def view(page, name: str, at: str | None = None, block: str = "center") -> None:
     """What the screen shows (not the whole page) as docs/screenshots/<name>.png, scrolled to `at`."""
     if at:
@@ -56,7 +67,7 @@ async def test_ops_edit_a_cadence_read_its_timeline_preview_diff_and_move_leads(
     await page.goto("/ui/cadences")
     card = page.locator("li.cadence-card", has=page.get_by_role("link", name="rank-b"))
     assert "7 steps" in await card.inner_text()
-    assert await no_sideways_scroll(page)
+    assert await no_sideways_scroll(page) and await unlabelled(page) == []
     await screenshot(page, "cadences")
 
     # ---- the editor: an invalid edit names its field, a valid one is version 2
@@ -74,6 +85,7 @@ async def test_ops_edit_a_cadence_read_its_timeline_preview_diff_and_move_leads(
     summary = await page.get_by_role("alert").inner_text()
     assert "Not saved: 2 problems" in summary and "Step 3, body" in summary
     assert await page.input_value("#steps-2-body") == BAD_BODY  # what was typed stays
+    assert await unlabelled(page) == []
     await view(page, "cadence-editor-errors", at="#steps-2-body")
     assert (await live.get("/cadences/rank-b")).json()["version"] == 1  # nothing saved
 
@@ -134,6 +146,7 @@ async def test_ops_edit_a_cadence_read_its_timeline_preview_diff_and_move_leads(
     assert third.astimezone(ZoneInfo("America/New_York")).strftime("%a %d") == "Wed 21"  # past the weekend and holiday
     assert "the weekend, Martin Luther King" in await days.filter(has_text="Wed 21 Jan").inner_text()
     assert "tz=America%2FNew_York" in page.url  # the chosen start is in the address, to share
+    assert await unlabelled(page) == []
     await page.evaluate("window.scrollTo(0, 0)")
     await view(page, "cadence")
     await page.locator("#timeline").screenshot(path=str(SCREENSHOTS / "cadence-timeline.png"))
@@ -177,6 +190,7 @@ async def test_ops_edit_a_cadence_read_its_timeline_preview_diff_and_move_leads(
         row = rows.filter(has_text=lead["email"])
         text = await row.inner_text()
         assert "planned" in text and "1 → 2" in text and "b-case-study-email" in text and "b-text" in text
+    assert await unlabelled(page) == []
     await screenshot(page, "cadence-migration")
     await page.get_by_role("button", name="Move 2 leads to version 2").click()
     await page.wait_for_selector("text=Moved to version 2")

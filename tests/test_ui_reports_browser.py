@@ -11,6 +11,7 @@ from tests.support.browser import PHONE, browser, logged_in_page, screenshot  # 
 from tests.support.harness import eventually
 from tests.support.live import make_user
 from tests.test_api_e2e import dev_server, lead_body, live  # noqa: F401  (fixtures)
+from tests.test_ui_cadences_browser import unlabelled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 
@@ -95,6 +96,7 @@ async def test_the_reports_page_draws_each_report_and_its_csv_parses(live, brows
     assert "done late" in tasks_svg  # the legend names every pattern
     assert "Funnel, MQL to SAL to SQL" in await page.locator("#funnel svg.chart title").first.text_content()
     assert await page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert await unlabelled(page) == []
     await screenshot(page, "reports")
 
     downloads = {}
