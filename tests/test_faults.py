@@ -209,3 +209,28 @@ async def history_lengths(client, workflow_id: str) -> list[int]:
         if run_id is None:
             return lengths
 
+
+
+async def test_ids_built_from_long_event_ids_fit_their_columns_on_postgres(time_env, postgres_db):
+    """A signal sent to the workflow directly (the API refuses such ids with a 422) with a 200-character
+    event id: the follow-up task built from it still fits its column."""
+    async with running_worker(time_env.client, postgres_db) as h:
+        handle = await h.start(make_cadence())
+        await touch_in(h, handle, "s1", "outboxed")
+        await h.signal(handle, "missed_call", event_id="x" * 200)
+        [callback] = await eventually(lambda: [t for t in h.tasks(handle) if t.kind == "callback"], timeout=30)
+        assert len(callback.id) <= 120
+
+
+async def test_a_value_too_long_for_postgres_fails_that_touch_not_the_lead(time_env, postgres_db):
+    """A step id longer than its column (a snapshot made before step ids were bounded): its send
+    cannot be recorded, fails once without retrying, and the lead goes on to the next step."""
+    steps = [{"id": "s" * 150, "channel": "email", "wait": "PT0S", "subject": "Hi", "body": "Hello"}] + [
+        {"id": f"s{i}", "channel": "email", "wait": "PT1H", "subject": "Hi", "body": "Hello"} for i in range(2, 7)]
+    async with running_worker(time_env.client, postgres_db) as h:
+        handle = await h.start(make_cadence(steps=steps))
+        await time_env.sleep(timedelta(hours=1, minutes=5))
+        assert (await touch_in(h, handle, "s2", "outboxed", timeout=30)).status == "outboxed"
+        await h.signal(handle, "reply", event_id="after", intent="positive")
+        lead = await eventually(lambda: (lead := h.lead(handle)).stage == "qualified" and lead, timeout=30)
+        assert lead.stage_reason == "positive_reply"  # events still decide: nothing is wedged

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS, Cadence, Step
     from domain.accounts import ACCOUNT_REPLY_INTENTS
     from domain.durations import parse_duration
-    from domain.events import Decision, LeadEvent, decide, halts_touches
+    from domain.events import Decision, LeadEvent, bounded_id, decide, halts_touches
     from domain.migration import MigrationPlan, plan_migration
     from domain.stages import ENDED_STATUSES, FINAL_STAGES, Reason, Stage, Status
     from workflows.messages import (
@@ -445,7 +445,7 @@ class LeadCadenceWorkflow:
                                                        holidays=s.cadence.holiday_set())
             kind = "hand_off" if d.ends_cadence else ("callback" if d.rep_task_by_next_business_day else "follow_up")
             self._follow_ups.append(CreateTaskInput(
-                s.lead_id, f"{s.lead_id}-{event.event_id}", kind, "call" if kind == "callback" else "task",
+                s.lead_id, f"{s.lead_id}-{bounded_id(event.event_id)}", kind, "call" if kind == "callback" else "task",
                 due_at=due, owner=s.owner, instructions=d.rep_task,
             ))
         if d.ends_cadence:
@@ -570,7 +570,7 @@ class LeadCadenceWorkflow:
                 self._touches.append(TouchRecord(task.task_id, task.step or 0, task.step_def.id, task.channel,
                                                  "failed", workflow.now(), detail))
             else:
-                self._events.append(EventRecord(f"failed-{task.task_id}", "task_failed", workflow.now(),
+                self._events.append(EventRecord(f"failed-{bounded_id(task.task_id)}", "task_failed", workflow.now(),
                                                 {"task_id": task.task_id, "kind": task.kind, "reason": detail}))
             return TouchResult(task.task_id, "failed", detail)
 
