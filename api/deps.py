@@ -38,7 +38,8 @@ class Temporal:
 
     @property
     def client(self) -> Client:
-        client = self._app.state.temporal
+        link = self._app.state.temporal_link
+        client = link.client or from_thread.run(link.get)  # not connected yet: try now (rate-limited)
         if client is None:
             raise HTTPException(503, "Temporal is not reachable; check TEMPORAL_ADDRESS and /healthz")
         return client

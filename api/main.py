@@ -18,6 +18,7 @@ from api.body_limit import BodyLimit
 from api.cors import CodecCors
 from api.policy import RouteTable, routes_without_policy
 from api.rate_limits import Limits
+from api.temporal_link import TemporalLink
 from api.routes import (
     access, cadences, health, leads, mailboxes, migrations, outbox, ranking, reports, reps, sendgrid, tasks, ui,
     unsubscribe, webhooks,
@@ -32,7 +33,6 @@ from config import Settings, api_production_problems, get_settings
 from persistence import outbound
 from persistence.db import Database, database_for
 from privacy.keys import ring_for
-from temporal_client import connect
 
 log = logging.getLogger("cadence.api")
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -50,17 +50,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None, cli
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         bootstrap.from_settings(db, settings)
-        app.state.temporal = client
-        if client is None:
-            try:  # one client per process; the API still serves reads if Temporal is down
-                app.state.temporal = await connect(settings, app.state.db)
-            except Exception as exc:
-                log.warning("Temporal at %s is not reachable: %s", settings.temporal_address, exc)
-        # Webhook deliveries the API's own changes make start after their commit (else the sweep).
-        detach = outbound.start_after_commit(db, DeliveryStarter(app.state.temporal, settings)) \
-            if app.state.temporal is not None else None
+        detached: list = []
+
+        def connected(temporal: Client) -> None:
+            # Webhook deliveries the API's own changes make start after their commit (else the sweep).
+            detached.append(outbound.start_after_commit(db, DeliveryStarter(temporal, settings)))
+
+        # One client per process; the API serves reads while Temporal is down and connects when it is up.
+        app.state.temporal_link = TemporalLink(settings, db, client, on_connect=connected)
+        if client is not None:
+            connected(client)
+        await app.state.temporal_link.get()
         yield
-        if detach is not None:
+        for detach in detached:
             detach()
 
     app = FastAPI(title="Cadence", version="0.1.0", lifespan=lifespan,

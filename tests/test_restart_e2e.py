@@ -63,3 +63,27 @@ async def test_restarting_everything_mid_cadence_loses_and_repeats_nothing(tmp_p
 
 async def _at_least(http, lead_id, n):
     return len(await _outbox(http, lead_id)) >= n
+
+
+async def test_an_api_started_before_temporal_connects_once_it_is_up(tmp_path, sqlite_db):
+    from tests.support.live import api_client
+
+    prepare_database(sqlite_db)
+    port = free_port()
+    settings = settings_for(sqlite_db, port, free_port(), f"late-{uuid.uuid4().hex[:8]}")
+    with serving_api(settings, sqlite_db) as url:  # nothing listens on the Temporal port yet
+        async with api_client(url) as http:
+            down = await http.get("/healthz")
+            assert down.status_code == 503 and down.json()["checks"]["temporal"] == "error: not connected"
+            env = await start_dev_server(tmp_path / "temporal.db", port)
+            try:
+                async with running_worker(env.client, settings, sqlite_db):
+                    async def up():
+                        r = await http.get("/healthz")
+                        return r.json()["checks"].get("temporal") == "ok"
+                    await eventually(up, timeout=30, interval=0.5)
+                    lead = await http.post("/leads", json={"email": f"{uuid.uuid4().hex[:8]}@example.com",
+                                                           "source": "form_fill"})
+                    assert lead.status_code == 201, lead.text  # no restart of the API was needed
+            finally:
+                await env.shutdown()

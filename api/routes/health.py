@@ -47,7 +47,7 @@ async def healthz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:  # report, never crash the probe
         checks["database"] = f"error: {exc.__class__.__name__}"
-    client = request.app.state.temporal
+    client = await request.app.state.temporal_link.get()
     if client is None:
         checks["temporal"] = "error: not connected"
     else:
