@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from api import cadence_views as views
@@ -86,7 +87,10 @@ def cadences_page(request: Request, session: SessionDep, principal: PrincipalDep
     cards = []
     for row in cadence_store.all_latest(session):
         cadence = cadence_store.snapshot(row, monday)
-        due = [at for *_, at in simulate(cadence, monday, "UTC")]
+        try:
+            due = [at for *_, at in simulate(cadence, monday, "UTC")]
+        except ValueError:  # holidays that leave no day to send on: the card says 0 days
+            due = []
         cards.append({"row": row, "archived": row.name in archived, "channels": _channels(row.definition),
                       "days": (due[-1] - due[0]).days if due else 0})
     return _page(request, "cadences.html", {"cards": cards, "names": views.CHANNEL_NAMES,
@@ -142,8 +146,10 @@ def cadence_page(name: str, request: Request, session: SessionDep, principal: Pr
     tz, tz_problem = _zone(tz)
     begin = _start(start, tz)
     cadence = cadence_store.snapshot(row, begin)
-    simulated = simulate(cadence, begin, tz)
-    steps, days = views.timeline(cadence, simulated, begin, tz)
+    try:
+        steps, days = views.timeline(cadence, simulate(cadence, begin, tz), begin, tz)
+    except ValueError as exc:  # e.g. holidays that leave no day to send on
+        steps, days, tz_problem = [], [], f"no timeline: {exc}"
     preview, lead_problem = _preview(session, name, row.version, lead, principal)
     owner, _ = principal.owner_filter(None)
     leads, _ = lead_store.listing(session, cadence=name, owner=owner, limit=50)
@@ -234,12 +240,10 @@ def save_edit(name: str, request: Request, session: SessionDep, principal: Princ
 def _lead_names(session, ids: list[str]) -> dict[str, Lead]:
     if not ids:
         return {}
-    from sqlalchemy import select
-
     return {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))}
 
 
-def _migration(request, session, temporal: Temporal, principal, name: str, body: dict[str, Any]) -> dict:
+def _migration(session, temporal: Temporal, principal, name: str, body: dict[str, Any]) -> dict:
     """`POST /cadences/{name}/migrations` with `body`; its answer, or the problem in words."""
     try:
         request_body = migration_api.MigrationRequest(**body)
@@ -278,7 +282,7 @@ def migration_plan_page(name: str, request: Request, session: SessionDep, princi
     """The dry run: per lead, what moving it would do."""
     _versions(session, name)
     body = {"dry_run": True, "to_version": to_version, "from_version": from_version}
-    outcome = _migration(request, session, temporal, principal, name, body)
+    outcome = _migration(session, temporal, principal, name, body)
     return _migrate_page(request, session, name, outcome, to_version, from_version)
 
 
@@ -293,7 +297,7 @@ def migrate(name: str, request: Request, session: SessionDep, principal: Princip
         problem = "Choose a version and plan first: no lead was chosen to move." if to_version.isdigit() else \
             "Choose the version to move leads to."
         return _migrate_page(request, session, name, {"problem": problem}, None, None, status_code=422)
-    outcome = _migration(request, session, temporal, principal, name,
+    outcome = _migration(session, temporal, principal, name,
                          {"dry_run": False, "to_version": int(to_version), "lead_ids": lead_ids})
     session.commit()
     return _migrate_page(request, session, name, outcome, int(to_version), None,
