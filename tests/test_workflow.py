@@ -112,7 +112,7 @@ async def test_same_event_twice_has_effect_once(time_env, sqlite_db):
         await emails_sent(h, handle, 1)
         for _ in range(3):
             await h.signal(handle, "reply", event_id="evt-1", intent="neutral", text="Tell me more")
-        state = await eventually(lambda: h.lead(handle).stage == "in_process" and h.lead(handle))
+        state = await eventually(lambda: h.lead(handle).stage == "in_process" and h.lead(handle), timeout=30)
         assert state.stage_reason == "neutral_reply"
         await time_env.sleep(DAY)
         assert [e.event_id for e in h.events(handle)] == ["evt-1"]
