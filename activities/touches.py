@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.errors import classified
 from domain.cadences import Step, Variant
@@ -70,8 +70,14 @@ class TouchActivities:
         if isinstance(prepared, TouchResult):
             return prepared
         activity.heartbeat()
-        with activity.shield_thread_cancel_exception():
-            return self._deliver(input.touch_id, prepared)
+        result = None
+        try:
+            with activity.shield_thread_cancel_exception():
+                result = self._deliver(input.touch_id, prepared)
+        except CancelledError:  # raised as the shield ends: what SendGrid answered still stands
+            if result is None:
+                raise
+        return result
 
     def _prepare_email(self, input: SendEmailInput) -> TouchResult | dict:
         """The touch's outcome when it needs no sending, else the request to send."""
@@ -191,6 +197,9 @@ class TouchActivities:
             for e in input.events:
                 store.record_event_once(session, lead.id, e.event_id, e.type, e.at, e.data)
             for t in input.touches:
+                known = session.get(store.Touch, t.touch_id)
+                if t.status == "cancelled" and known is not None and known.status in FINISHED:
+                    continue  # the send finished before its cancellation arrived: that outcome stands
                 store.upsert_touch(session, t.touch_id, lead_id=lead.id, step=t.step, step_id=t.step_id,
                                    channel=t.channel, status=t.status, at=t.at, detail=t.detail)
             for c in input.tasks:

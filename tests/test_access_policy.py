@@ -100,15 +100,6 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/ui/leads/{lead_id}"): READERS,
     ("POST", "/ui/tasks/{task_id}/complete"): READERS,
     ("POST", "/ui/logout"): ALL,
-    ("GET", "/ui/cadences"): READERS,
-    ("GET", "/ui/cadences/{name}"): READERS,
-    ("GET", "/ui/cadences/{name}/diff"): READERS,
-    ("GET", "/ui/cadences/{name}/edit"): STAFF,
-    ("POST", "/ui/cadences/{name}/edit"): STAFF,
-    ("GET", "/ui/cadences/{name}/migrate"): STAFF,
-    ("POST", "/ui/cadences/{name}/migrate"): STAFF,
-    ("GET", "/ui/reports"): STAFF,
-    ("GET", "/ui/reports/{report}.csv"): STAFF,
     ("POST", "/ui/leads/{lead_id}/signals/{name}"): ALL,
     ("POST", "/ui/leads/{lead_id}/replies/{record_id}/intent"): ALL,
     ("GET", "/ui/settings"): STAFF,
@@ -131,6 +122,15 @@ EXPECTED: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/ui/settings/webhooks/{endpoint_id}"): STAFF,
     ("POST", "/ui/settings/webhooks/{endpoint_id}/delete"): STAFF,
     ("POST", "/ui/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry"): STAFF,
+    ("GET", "/ui/cadences"): READERS,
+    ("GET", "/ui/cadences/{name}"): READERS,
+    ("GET", "/ui/cadences/{name}/diff"): READERS,
+    ("GET", "/ui/cadences/{name}/edit"): STAFF,
+    ("POST", "/ui/cadences/{name}/edit"): STAFF,
+    ("GET", "/ui/cadences/{name}/migrate"): STAFF,
+    ("POST", "/ui/cadences/{name}/migrate"): STAFF,
+    ("GET", "/ui/reports"): STAFF,
+    ("GET", "/ui/reports/{report}.csv"): STAFF,
 }
 
 
@@ -190,7 +190,7 @@ def concrete(path: str) -> str:
     """Path parameters filled with ids nothing has, so no call changes a real lead or key."""
     return (path.replace("{lead_id}", "no-such-lead").replace("{task_id}", "no-such-task")
             .replace("{name}", "rank-a").replace("{rep_id}", "no-such-rep").replace("{email}", "no@example.com")
-            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{import_id}", "no-such-import").replace("{token}", "x.y")
+            .replace("/static", "/static/vendor/htmx-2.0.11.min.js").replace("{key_id}", "no-such-key").replace("{user_id}", "no-such-user").replace("{import_id}", "no-such-import").replace("{import_id}", "no-such-import").replace("{token}", "x.y")
             .replace("{endpoint_id}", "no-such-endpoint").replace("{delivery_id}", "no-such-delivery"))
 
 
@@ -339,3 +339,21 @@ async def test_in_production_the_api_docs_need_a_key(sqlite_db):
                 shown = await http.get(path, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
                 assert shown.status_code == 200, path
             assert (await http.get("/healthz")).status_code in (200, 503)  # a probe never needs a key
+
+
+async def test_a_rep_cannot_preview_another_reps_lead(stack):
+    base_url, keys, _ = stack
+    admin, rep = keys["admin"], keys["rep"]
+    if (await admin.get("/reps/ben")).status_code == 404:
+        assert (await admin.post("/reps", json={"id": "ben", "name": "Ben", "email": "ben@example.com"})).status_code == 201
+    theirs = (await admin.post("/leads", json={"email": f"{uuid.uuid4().hex[:8]}@example.com", "source": "form_fill",
+                                               "owner": "ben", "first_name": "Secretname"})).json()
+    r = await rep.post("/cadences/rank-a/preview", json={"lead_id": theirs["id"]})
+    assert r.status_code == 404 and "Secretname" not in r.text
+    assert (await admin.post("/cadences/rank-a/preview", json={"lead_id": theirs["id"]})).status_code == 200
+
+
+async def test_a_non_ascii_csrf_token_is_a_403_not_a_500(stack):
+    base_url, _, browsers = stack
+    r = await browsers["ops"].post("/ui/logout", headers={"X-CSRF-Token": "été".encode()})
+    assert r.status_code == 403

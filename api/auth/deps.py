@@ -39,7 +39,7 @@ async def csrf_protect(request: Request) -> None:
         form = await request.form()  # parsed once; the route's Form() fields read the same parse
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    if not given or not hmac.compare_digest(given, page.csrf_token):
+    if not given or not hmac.compare_digest(given.encode(), page.csrf_token.encode()):
         raise HTTPException(403, "the form is out of date or was not sent from Cadence (CSRF check); reload the page")
 
 

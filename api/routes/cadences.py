@@ -58,6 +58,7 @@ def archive_cadence(name: str, session: SessionDep, principal: PrincipalDep) -> 
         raise HTTPException(409, f"{name!r} is the nurture cadence every lead falls back to; it cannot be archived")
     cadence_store.archive(session, name)
     audit.record(session, principal.actor, principal.name, "cadence.archived", "cadence", name)
+    session.commit()  # in force for the caller's next request
     return _public(row, True)
 
 
@@ -68,6 +69,7 @@ def unarchive_cadence(name: str, session: SessionDep, principal: PrincipalDep) -
         raise HTTPException(404, f"no cadence named {name!r}")
     cadence_store.unarchive(session, name)
     audit.record(session, principal.actor, principal.name, "cadence.unarchived", "cadence", name)
+    session.commit()  # in force for the caller's next request
     return _public(row, False)
 
 
@@ -149,7 +151,8 @@ def simulate_cadence(name: str, body: SimulateRequest, session: SessionDep) -> d
 
 
 @router.post("/{name}/preview")
-def preview_cadence(name: str, session: SessionDep, body: PreviewRequest | None = None) -> dict:
+def preview_cadence(name: str, session: SessionDep, principal: PrincipalDep,
+                    body: PreviewRequest | None = None) -> dict:
     body = body or PreviewRequest()
     cadence = _chosen(session, name, body.version)
     lead = dict(SAMPLE_LEAD, **(body.lead or {}))
@@ -159,7 +162,7 @@ def preview_cadence(name: str, session: SessionDep, body: PreviewRequest | None 
         from persistence.touches import lead_fields
 
         row = session.get(Lead, body.lead_id)
-        if row is None:
+        if row is None or not principal.sees_owner(row.owner):  # another rep's lead: as if it did not exist
             raise HTTPException(404, f"no lead with id {body.lead_id!r}")
         lead = lead_fields(row)
     context = template_context(lead, sender_name="Your name", unsubscribe_url="https://example.com/unsubscribe")

@@ -250,7 +250,7 @@ def login(request: Request, session: SessionDep, settings: SettingsDep, limits: 
     email = email.strip().lower()
     client = request.client.host if request.client else "unknown"
     sent = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    if not sent or not hmac.compare_digest(sent, csrf_token):
+    if not sent or not hmac.compare_digest(sent.encode(), csrf_token.encode()):
         raise HTTPException(403, "the login form is out of date (CSRF check); reload the page")
 
     def refuse(message: str, status: int):

@@ -133,7 +133,7 @@ def _preview(session, name: str, version: int, lead_id: str | None, principal: P
         if lead is None or not principal.sees_owner(lead.owner):  # another rep's lead: as if it did not exist
             problem, lead_id = f"no lead with id {lead_id!r}; showing the sample lead", None
     body = cadence_api.PreviewRequest(lead_id=lead_id, version=version)
-    return cadence_api.preview_cadence(name, session, body), problem
+    return cadence_api.preview_cadence(name, session, principal, body), problem
 
 
 @router.get("/{name}", response_class=HTMLResponse)

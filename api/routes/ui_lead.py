@@ -113,7 +113,7 @@ def timeline(session, lead: Lead) -> list[dict[str, Any]]:
 def lead_page(lead_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
               sent: str | None = None):
     lead = _lead_or_404(session, lead_id, principal)  # another rep's lead: as if it did not exist
-    tasks, _ = lead_store.tasks(session, lead_id=lead_id, limit=200)
+    tasks, _ = lead_store.tasks(session, lead_id=lead_id, owner=principal.owner_scope, limit=200)
     tz = viewer_tz(request)
     cards = task_cards(session, tasks, tz, principal)
     reps = session.scalars(select(Rep).order_by(Rep.name)).all() if principal.may(Permission.REPS_READ) else []
