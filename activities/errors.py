@@ -14,7 +14,6 @@ from sqlalchemy.exc import DataError
 from temporalio.exceptions import ApplicationError
 
 from messaging.rendering import TemplateError
-from workflows.messages import PERMANENT_ERROR_TYPES  # noqa: F401  (the names raised here)
 
 
 def permanent(message: str, type: str) -> ApplicationError:

@@ -24,9 +24,8 @@ from persistence import cadences as cadence_store
 from persistence import leads as lead_store
 from persistence import ranking as ranking_store
 from persistence import reps as rep_store
-from persistence.models import CadenceVersion, ErasedSuppression, Lead, Suppression
-from persistence.touches import is_suppressed
-from privacy.keys import email_hash
+from persistence import touches as touch_store
+from persistence.models import CadenceVersion, Lead
 from workflows.lead_cadence import workflow_id_for
 from workflows.messages import MigrateRequest
 
@@ -57,13 +56,7 @@ def open_cadence(session: Session, name: str) -> CadenceVersion:
 
 def suppression_reason(session: Session, email: str, settings: Settings) -> str | None:
     """Why the address must not be emailed (unsubscribed, spam report, ...), or None."""
-    if not is_suppressed(session, email, settings.secret()):
-        return None
-    row = session.get(Suppression, email)
-    if row is not None:
-        return row.reason
-    erased = session.get(ErasedSuppression, email_hash(settings.secret(), email))
-    return erased.reason if erased is not None else "suppressed"
+    return touch_store.suppression_reason(session, email, settings.secret())
 
 
 def admit(session: Session, settings: Settings, temporal, body: LeadCreate, *,

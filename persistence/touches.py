@@ -21,11 +21,16 @@ def lead_fields(lead: Lead) -> dict[str, Any]:
     }
 
 
+def suppression_reason(session: Session, email: str, secret: str) -> str | None:
+    """Why the address must never be emailed (unsubscribed, spam report, ...), or None. It is on the
+    list, or it is the address of an erased person who had been suppressed (kept as a keyed hash of
+    `secret`, so it matches without being readable)."""
+    row = session.get(Suppression, email.strip().lower()) or session.get(ErasedSuppression, email_hash(secret, email))
+    return row.reason if row is not None else None
+
+
 def is_suppressed(session: Session, email: str, secret: str) -> bool:
-    """On the list, or the address of an erased person who had been suppressed (kept as a keyed
-    hash of `secret`, so it matches without being readable)."""
-    return (session.get(Suppression, email.strip().lower()) is not None
-            or session.get(ErasedSuppression, email_hash(secret, email)) is not None)
+    return suppression_reason(session, email, secret) is not None
 
 
 def suppress(session: Session, email: str, reason: str) -> None:

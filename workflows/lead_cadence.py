@@ -612,7 +612,7 @@ class LeadCadenceWorkflow:
                 schedule_to_close_timeout=SIDE_EFFECT_BUDGET, retry_policy=ACTIVITY_RETRY,
             )
         except ActivityError as err:
-            self._events.append(EventRecord(f"failed-{activity}-{key}"[:200], "action_failed", workflow.now(),
+            self._events.append(EventRecord(f"failed-{activity}-{bounded_id(key)}", "action_failed", workflow.now(),
                                             {"action": activity, "reason": _reason(err)}))
 
     async def _move_reassigned_tasks(self) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import credentials
 from api.auth.deps import PrincipalDep
 from api.deps import SessionDep, unprocessable
+from api.schemas import normal_email
 from domain.access import Role, role_problem
 from persistence import audit, identities
 from persistence.models import ApiKey, Rep, User
@@ -53,7 +54,7 @@ class UserCreate(BaseModel):
     @field_validator("email")
     @classmethod
     def _normalise(cls, v: str) -> str:
-        return v.strip().lower()
+        return normal_email(v)
 
 
 class UserPublic(BaseModel):

@@ -6,8 +6,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth.deps import PrincipalDep
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.routes.leads import _lead_or_404
 from persistence import audit, erasure
-from persistence.models import Lead, utcnow
+from persistence.models import utcnow
 from privacy.codec import forget_lead
 
 router = APIRouter(prefix="/leads", tags=["privacy"])
@@ -15,18 +16,11 @@ router = APIRouter(prefix="/leads", tags=["privacy"])
 TERMINATE_REASON = "personal data erased on request"  # stored in clear in the history: no names here
 
 
-def _lead_or_404(session, lead_id: str) -> Lead:
-    lead = session.get(Lead, lead_id)
-    if lead is None:
-        raise HTTPException(404, f"no lead with id {lead_id!r}")
-    return lead
-
-
 @router.get("/{lead_id}/export")
 def export_lead(lead_id: str, session: SessionDep, principal: PrincipalDep) -> dict:
     """Everything stored about the lead: its fields, touches, events, tasks, outbox emails,
     the email provider's events and its suppression."""
-    data = erasure.personal_data(session, _lead_or_404(session, lead_id))
+    data = erasure.personal_data(session, _lead_or_404(session, lead_id, principal))
     audit.record(session, principal.actor, principal.name, "lead.exported", "lead", lead_id, {})
     return {"exported_at": utcnow(), **data}
 
@@ -36,7 +30,7 @@ def erase_lead(lead_id: str, session: SessionDep, settings: SettingsDep, tempora
                principal: PrincipalDep) -> dict:
     """Stop the lead's workflow, then delete everything about it in one transaction; its Temporal
     history stays on the server but can no longer be decrypted (its data key is deleted)."""
-    workflow_id = _lead_or_404(session, lead_id).workflow_id
+    workflow_id = _lead_or_404(session, lead_id, principal).workflow_id
     session.rollback()  # nothing is held while Temporal answers
     try:  # first: a running cadence would go on writing about the person
         temporal.call(temporal.client.get_workflow_handle(workflow_id).terminate, reason=TERMINATE_REASON)
