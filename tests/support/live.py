@@ -26,6 +26,7 @@ from scripts.load_cadences import load
 from tests.support.sendgrid_signing import INBOUND_KEY, WEBHOOK_KEY
 from activities.webhooks import ensure_sweep_schedule
 from worker import build_import_worker, build_webhook_worker, build_worker
+from workflows.search_attributes import dev_server_args
 
 BIN = Path(sys.executable).parent
 DIALER_SECRET = "dialer-secret"
@@ -43,7 +44,7 @@ def free_port() -> int:
 async def start_dev_server(db_file: Path, port: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"), port=port, ui=False,
-        dev_server_extra_args=["--db-filename", str(db_file)],
+        dev_server_extra_args=["--db-filename", str(db_file), *dev_server_args()],
     )
 
 
