@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     cadence_metrics_token: SecretStr | None = None
     cadence_worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics; unset: off
     cadence_worker_metrics_host: str = "127.0.0.1"
+    # The worker's capacity (README "Worker capacity"), per worker process. The defaults were
+    # measured on a 2-core machine (docs/performance.md).
+    cadence_worker_max_concurrent_workflow_tasks: int = Field(100, ge=2, le=2000)
+    cadence_worker_max_concurrent_activities: int = Field(32, ge=1, le=1000)  # = the lead activities' threads
+    # The sticky cache: workflows kept in memory between their tasks. It bounds the worker's memory
+    # however many leads wait; one evicted is replayed from its history when its next task comes.
+    cadence_worker_max_cached_workflows: int = Field(1000, ge=0, le=100_000)
+    cadence_worker_workflow_task_pollers: int = Field(5, ge=2, le=100)
+    cadence_worker_activity_task_pollers: int = Field(5, ge=1, le=100)
+    cadence_worker_import_threads: int = Field(2, ge=1, le=64)  # lead imports' activities
+    cadence_worker_webhook_threads: int = Field(16, ge=1, le=256)  # webhook deliveries' activities
+    cadence_workers: int = Field(1, ge=1, le=32)  # worker processes `make run` starts
 
     @field_validator("cadence_webhook_retry_first_seconds", "cadence_webhook_retry_max_seconds",
                      "cadence_webhook_give_up_seconds", "cadence_webhook_timeout_seconds",

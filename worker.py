@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
 from activities.accounts import AccountActivities
 from activities.imports import ImportActivities
@@ -31,6 +31,20 @@ from workflows.webhooks import WebhookDeliveryWorkflow, WebhookSweepWorkflow
 
 log = logging.getLogger("cadence.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)  # below compose's stop_grace_period, above a send's timeout
+# Imports and webhook deliveries keep fewer workflows in memory than leads: an import is one workflow
+# per list, and a delivery waiting out its back-off costs only its replay when it tries again.
+IMPORTS_CACHED, DELIVERIES_CACHED = 16, 100
+
+
+def capacity(settings: Settings, *, most_cached: int | None = None) -> dict:
+    """The Worker options the CADENCE_WORKER_* settings size: task slots, the sticky cache, pollers."""
+    cached = settings.cadence_worker_max_cached_workflows
+    return dict(
+        max_concurrent_workflow_tasks=settings.cadence_worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=cached if most_cached is None else min(cached, most_cached),
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.cadence_worker_workflow_task_pollers),
+        activity_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.cadence_worker_activity_task_pollers),
+    )
 
 
 def build_activities(settings: Settings, db: Database) -> TouchActivities:
@@ -53,6 +67,7 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
         activity_executor=executor,  # activities do blocking database and HTTP I/O
         max_concurrent_activities=executor._max_workers,  # never more than threads to run them
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **capacity(settings),
     )
 
 
@@ -66,6 +81,7 @@ def build_import_worker(client: Client, settings: Settings, db: Database, execut
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **capacity(settings, most_cached=IMPORTS_CACHED),
     )
 
 
@@ -82,6 +98,7 @@ def build_webhook_worker(client: Client, settings: Settings, db: Database, execu
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        **capacity(settings, most_cached=DELIVERIES_CACHED),
     )
 
 
@@ -110,8 +127,13 @@ async def main() -> None:
         log.info("Temporal SDK metrics on http://%s:%s/metrics", settings.cadence_worker_metrics_host,
                  settings.cadence_worker_metrics_port)
     await ensure_sweep_schedule(client, settings)
-    with (ThreadPoolExecutor(max_workers=32) as executor, ThreadPoolExecutor(max_workers=2) as import_executor,
-          ThreadPoolExecutor(max_workers=16) as webhook_executor):
+    log.info("up to %s workflow tasks, %s lead activities, %s workflows cached, %s import and %s webhook threads",
+             settings.cadence_worker_max_concurrent_workflow_tasks, settings.cadence_worker_max_concurrent_activities,
+             settings.cadence_worker_max_cached_workflows, settings.cadence_worker_import_threads,
+             settings.cadence_worker_webhook_threads)
+    with (ThreadPoolExecutor(settings.cadence_worker_max_concurrent_activities, "lead-activity") as executor,
+          ThreadPoolExecutor(settings.cadence_worker_import_threads, "import-activity") as import_executor,
+          ThreadPoolExecutor(settings.cadence_worker_webhook_threads, "webhook-activity") as webhook_executor):
         await run_until_stopped([build_worker(client, settings, db, executor),
                                  build_import_worker(client, settings, db, import_executor),
                                  build_webhook_worker(client, settings, db, webhook_executor)])
