@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-ui", "app-db", "migrate", "api", "worker", "prometheus"}
+EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-ui", "app-db", "migrate", "search-attributes", "api", "worker",
+                     "prometheus"}
 APP_SERVICES = ("migrate", "api", "worker")  # built from ./Dockerfile, configured by config.Settings
 
 # Environment variables the app services may set although they are not fields of
@@ -469,6 +470,96 @@ def test_worker_runs_at_least_two_replicas():
     # Fixed names or host ports would make the second replica fail to start.
     assert "container_name" not in worker
     assert all(host is None for host, _ in published_ports(worker))
+    # Replicas scale the worker here; CADENCE_WORKERS is `make run`'s way, one container runs one.
+    assert "CADENCE_WORKERS" not in environment(worker)
+
+
+CAPACITY_SETTINGS = [name for name in config.Settings.model_fields if name.startswith("cadence_worker_max_")
+                     or name.endswith(("_task_pollers", "_threads"))]
+
+
+@pytest.mark.parametrize("field", CAPACITY_SETTINGS)
+def test_each_worker_capacity_setting_can_be_tuned_from_the_shell_and_defaults_to_the_measured_value(field):
+    name = field.upper()
+    value = environment(service("worker")).get(name)
+    default = config.Settings.model_fields[field].default
+    assert value == f"${{{name}:-{default}}}", f"set {name}: ${{{name}:-{default}}} (config.Settings' default)"
+    assert interpolate(value, {}) == str(default)
+    assert interpolate(value, {name: "7"}) == "7"
+
+
+# --------------------------------------------------------------------------- search attributes
+
+def search_attribute_script() -> str:
+    """The job's shell script, as the container's sh gets it (compose turns `$$` into `$`)."""
+    job = service("search-attributes")
+    assert job.get("entrypoint") == ["/bin/sh", "-c"], job.get("entrypoint")
+    (script,) = job["command"]
+    return interpolate(script, {})
+
+
+def test_search_attributes_are_registered_before_api_and_worker_start():
+    job = service("search-attributes")
+    assert job.get("restart", "no") == "no", "a one-shot job must not be restarted"
+    assert job["depends_on"]["temporal"]["condition"] == "service_healthy"
+    image, _, tag = job["image"].partition(":")
+    assert image == "temporalio/admin-tools", "the image with the temporal CLI"
+    server_tag = service("temporal")["image"].partition(":")[2]
+    assert tag.split("-")[0] == server_tag, f"admin-tools {tag} is not of the server's release {server_tag}"
+    for name in ("api", "worker"):
+        assert service(name)["depends_on"]["search-attributes"]["condition"] == "service_completed_successfully"
+
+
+def test_the_job_creates_exactly_the_attributes_of_the_lead_workflow():
+    from workflows.search_attributes import ALL, CLI_TYPES
+
+    script = search_attribute_script()
+    created = re.findall(r"^\s*create --name (\S+) --type (\S+)\s*$", script, re.M)
+    assert dict(created) == {key.name: CLI_TYPES[key] for key in ALL} and len(created) == len(ALL)
+    (command,) = re.findall(r"temporal operator search-attribute create [^\n]*", script)
+    env = {k: interpolate(v, MINIMAL_SHELL) for k, v in environment(service("worker")).items() if v is not None}
+    assert option(shlex.split(command), "--namespace") == env["TEMPORAL_NAMESPACE"]
+    assert option(shlex.split(command), "--address") == env["TEMPORAL_ADDRESS"]
+
+
+FAKE_CLI = """#!/bin/sh
+# Stands in for the temporal CLI: answers for `--name` as the file ANSWERS says.
+while [ "$#" -gt 0 ]; do [ "$1" = "--name" ] && name="$2"; shift; done
+echo "$name" >> "$CALLS"
+answer=$(grep "^$name " "$ANSWERS" | cut -d' ' -f2-)
+case "$answer" in
+  "") echo "Search attributes have been added" ;;
+  *) echo "Error: $answer" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize(("answers", "succeeds"), [
+    ({}, True),
+    ({"CadenceStage": "search attribute CadenceStage already exists"}, True),
+    ({name: f"search attribute {name} already exists" for name in ("CadenceStage", "CadenceNextTouchAt")}, True),
+    ({"CadenceRank": "search attribute CadenceRank already exists and has different type Int"}, False),
+    ({"CadenceOwner": "connection refused"}, False),
+])
+def test_the_job_is_idempotent_and_fails_on_anything_but_an_existing_attribute(tmp_path, answers, succeeds):
+    import shutil
+    import subprocess
+
+    from workflows.search_attributes import ALL
+
+    if shutil.which("sh") is None:
+        pytest.skip("no POSIX shell here")
+    (tmp_path / "temporal").write_text(FAKE_CLI)
+    (tmp_path / "temporal").chmod(0o755)
+    (tmp_path / "answers").write_text("".join(f"{k} {v}\n" for k, v in answers.items()))
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"), "ANSWERS": str(tmp_path / "answers")}
+    done = subprocess.run(["sh", "-c", search_attribute_script()], env=env, capture_output=True, text=True, timeout=30)
+    assert (done.returncode == 0) == succeeds, done
+    calls = (tmp_path / "calls").read_text().split()
+    if succeeds:
+        assert calls == [key.name for key in ALL]  # every attribute, each asked for once
+    else:
+        assert calls[-1] in answers, calls  # it stops at the one that failed
 
 
 def test_temporal_is_wired_to_its_database_and_ui():
