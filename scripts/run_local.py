@@ -1,8 +1,8 @@
 """`make run`: the whole product on one machine, on the embedded default.
 
 Starts a real Temporal dev server (persisting to CADENCE_DATA_DIR), migrates the SQLite
-database, loads the default cadences, then runs the worker and the API. Ctrl-C stops all;
-running it again resumes every cadence where it was.
+database, loads the default cadences, then runs the worker (CADENCE_WORKERS processes of it)
+and the API. Ctrl-C stops all; running it again resumes every cadence where it was.
 
 Nothing outlives it: the children run in sessions of their own (so one Ctrl-C reaches them in
 order, through this process), and each is started with the kernel's parent-death signal, so they
@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 from api.auth import bootstrap
-from config import get_settings
+from config import Settings, get_settings
 from persistence.db import database_for
 from persistence.migrate import upgrade
 from scripts.load_cadences import load
+from workflows.search_attributes import dev_server_args
 
 BIN = Path(sys.executable).parent
 
@@ -70,6 +71,25 @@ def first_run_note(first: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def temporal_command(settings: Settings) -> list[str]:
+    """The Temporal dev server: persisting to the data dir, the lead workflow's search attributes
+    registered, its Web UI decoding history through the API (history is encrypted)."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
+    return [str(BIN / "temporal"), "server", "start-dev", "--db-filename",
+            str(settings.cadence_data_dir / "temporal.db"), "--ip", host or "127.0.0.1", "--port", port,
+            "--ui-port", str(settings.temporal_ui_port), "--namespace", settings.temporal_namespace,
+            "--log-level", "warn", "--ui-codec-endpoint", f"{api}/codec", *dev_server_args()]
+
+
+def worker_commands(settings: Settings) -> list[tuple[list[str], dict[str, str]]]:
+    """CADENCE_WORKERS times `python worker.py`, each with what its environment must add: with
+    CADENCE_WORKER_METRICS_PORT set, each serves its metrics on a port of its own (port, port + 1, ...)."""
+    port = settings.cadence_worker_metrics_port
+    return [([sys.executable, "worker.py"], {"CADENCE_WORKER_METRICS_PORT": str(port + i)} if port else {})
+            for i in range(settings.cadence_workers)]
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt  # SIGTERM (a supervisor, `timeout`) or SIGHUP (the terminal closed): like Ctrl-C
 
@@ -99,16 +119,13 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     log = open(data / "temporal.log", "ab")
     api = f"http://{settings.cadence_api_host}:{settings.cadence_api_port}"
-    procs.append(subprocess.Popen(
-        [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(data / "temporal.db"),
-         "--ip", host or "127.0.0.1", "--port", port, "--ui-port", str(settings.temporal_ui_port),
-         "--namespace", settings.temporal_namespace, "--log-level", "warn",
-         "--ui-codec-endpoint", f"{api}/codec"],  # history is encrypted: the UI decodes through the API
-        stdout=log, stderr=log, start_new_session=True, preexec_fn=die_with_parent))
+    procs.append(subprocess.Popen(temporal_command(settings), stdout=log, stderr=log, start_new_session=True,
+                                  preexec_fn=die_with_parent))
     try:
         wait_for_port(host or "127.0.0.1", int(port))
-        procs.append(subprocess.Popen([sys.executable, "worker.py"], start_new_session=True,
-                                      preexec_fn=die_with_parent))
+        for command, env in worker_commands(settings):
+            procs.append(subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True,
+                                          preexec_fn=die_with_parent))
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.cadence_api_host,
              "--port", str(settings.cadence_api_port), "--log-level", "warning"], start_new_session=True,

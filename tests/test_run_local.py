@@ -62,6 +62,14 @@ def wait_running(proc: subprocess.Popen, timeout: float = 90) -> str:
     raise AssertionError("make run did not come up:\n" + "".join(seen))
 
 
+def kill_all(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def wait_gone(pids: set[int], timeout: float = 45) -> set[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(alive(p) for p in pids):
@@ -85,11 +93,7 @@ def test_nothing_of_make_run_outlives_it_and_the_next_run_starts_clean(tmp_path,
             run.send_signal({"kill -9 of make run": signal.SIGKILL, "SIGTERM to make": signal.SIGTERM}[how])
         assert wait_gone(tree) == set(), f"left running after {how}"
     finally:
-        for pid in children(run.pid) | {run.pid}:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        kill_all(children(run.pid) | {run.pid})
         run.wait(10)
     again = start(tmp_path, ports, make)  # the ports are free and every cadence resumes
     try:
@@ -100,11 +104,7 @@ def test_nothing_of_make_run_outlives_it_and_the_next_run_starts_clean(tmp_path,
         assert again.wait(60) is not None
         assert wait_gone(tree) == set()
     finally:
-        for pid in children(again.pid):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        kill_all(children(again.pid))
 
 
 def test_a_port_in_use_is_named(tmp_path):
@@ -117,3 +117,50 @@ def test_a_port_in_use_is_named(tmp_path):
         proc = start(tmp_path, ports, [sys.executable, "-m", "scripts.run_local"])
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0 and f"127.0.0.1:{ports['api']} is in use" in out
+
+
+def test_the_dev_server_registers_the_search_attributes_and_cadence_workers_starts_that_many_workers():
+    from config import Settings
+    from scripts.run_local import temporal_command, worker_commands
+    from workflows.search_attributes import dev_server_args
+
+    settings = Settings(_env_file=None, cadence_workers=3, cadence_worker_metrics_port=9464)
+    command = temporal_command(settings)
+    assert command[1:3] == ["server", "start-dev"] and command[-len(dev_server_args()):] == dev_server_args()
+    workers = worker_commands(settings)
+    assert [argv[1:] for argv, _ in workers] == [["worker.py"]] * 3
+    # Each serves its SDK metrics on a port of its own; without the setting none is set.
+    assert [env["CADENCE_WORKER_METRICS_PORT"] for _, env in workers] == ["9464", "9465", "9466"]
+    assert worker_commands(Settings(_env_file=None)) == [([sys.executable, "worker.py"], {})]
+
+
+def worker_processes(pid: int) -> set[int]:
+    found = set()
+    for child in children(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker.py" in argv and alive(child):
+            found.add(child)
+    return found
+
+
+def test_cadence_workers_runs_that_many_worker_processes_and_ctrl_c_stops_them_all(tmp_path, monkeypatch):
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    monkeypatch.setenv("CADENCE_WORKERS", "2")
+    run = start(tmp_path, ports, [sys.executable, "-m", "scripts.run_local"])
+    try:
+        wait_running(run)
+        deadline = time.monotonic() + 20
+        while len(workers := worker_processes(run.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(workers) == 2, workers
+        time.sleep(3)  # both connected and polling: neither exited
+        assert worker_processes(run.pid) == workers
+        tree = children(run.pid)
+        os.killpg(run.pid, signal.SIGINT)
+        assert run.wait(60) is not None
+        assert wait_gone(tree) == set()
+    finally:
+        kill_all(children(run.pid) | {run.pid})
