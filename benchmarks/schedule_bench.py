@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -272,22 +273,26 @@ async def check_runs(db, handles, cadence) -> dict[str, float]:
     return shape
 
 
-async def workflow_runs(workdir: Path) -> tuple[list[float], list[float], dict[str, float]]:
+@asynccontextmanager
+async def lead_workflow_worker(workdir: Path):
+    """The time-skipping test server and one worker running lead workflows (and the trivial one)
+    with the real activities on a migrated SQLite copy, emails going to the outbox.
+    Yields the client, the database and the task queue."""
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     from activities.touches import TouchActivities
     from benchmarks.baseline_workflow import TrivialWorkflow
-    from persistence.cadences import snapshot_from_file
     from persistence.db import Database
     from tests.support.harness import LINKS, SENDER
+    from temporal_client import ensure_search_attributes
     from workflows.lead_cadence import LeadCadenceWorkflow
 
-    cadence, nurture = bench_cadence_definition(), snapshot_from_file("nurture")
-    path = workdir / "workflows.db"
+    path = workdir / f"workflows-{uuid.uuid4().hex[:8]}.db"
     shutil.copyfile(migrated_template(workdir), path)
     db = Database(f"sqlite:///{path}")
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    await ensure_search_attributes(env.client, env.client.namespace)
     try:
         acts = TouchActivities(db, mailer=None, sender=SENDER, links=LINKS)  # no mailer: the outbox
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -295,23 +300,31 @@ async def workflow_runs(workdir: Path) -> tuple[list[float], list[float], dict[s
         with ThreadPoolExecutor(max_workers=8) as executor:
             async with Worker(env.client, task_queue=task_queue, workflows=[LeadCadenceWorkflow, TrivialWorkflow],
                               activities=acts.all(), activity_executor=executor):
-                # Warm-up (not timed): first runs pay for sandbox imports and connections.
-                await run_trivial(env.client, task_queue, 2)
-                await run_cadences(env.client, task_queue, add_leads(db, cadence, 2), cadence, nurture)
-                base_s, subj_s, handles = [], [], []
-                note("    repeat", end="")
-                for i in range(REPEATS):
-                    note(f" {i + 1}/{REPEATS}", end="")
-                    lead_ids = add_leads(db, cadence, N_RUNS)
-                    base_s.append(await run_trivial(env.client, task_queue, N_RUNS))
-                    seconds, done = await run_cadences(env.client, task_queue, lead_ids, cadence, nurture)
-                    subj_s.append(seconds)
-                    handles += done
-                note("")
-                shape = await check_runs(db, handles, cadence)
+                yield env.client, db, task_queue
     finally:
         await env.shutdown()
         db.engine.dispose()
+
+
+async def workflow_runs(workdir: Path) -> tuple[list[float], list[float], dict[str, float]]:
+    from persistence.cadences import snapshot_from_file
+
+    cadence, nurture = bench_cadence_definition(), snapshot_from_file("nurture")
+    async with lead_workflow_worker(workdir) as (client, db, task_queue):
+        # Warm-up (not timed): first runs pay for sandbox imports and connections.
+        await run_trivial(client, task_queue, 2)
+        await run_cadences(client, task_queue, add_leads(db, cadence, 2), cadence, nurture)
+        base_s, subj_s, handles = [], [], []
+        note("    repeat", end="")
+        for i in range(REPEATS):
+            note(f" {i + 1}/{REPEATS}", end="")
+            lead_ids = add_leads(db, cadence, N_RUNS)
+            base_s.append(await run_trivial(client, task_queue, N_RUNS))
+            seconds, done = await run_cadences(client, task_queue, lead_ids, cadence, nurture)
+            subj_s.append(seconds)
+            handles += done
+        note("")
+        shape = await check_runs(db, handles, cadence)
     return base_s, subj_s, shape
 
 
