@@ -26,6 +26,7 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.schedule_bench
+	$(BIN)/python -m benchmarks.e2e_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache
