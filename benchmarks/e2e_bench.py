@@ -76,7 +76,7 @@ class Figure:
 
 FIGURES: list[Figure] = []
 NOT_DONE: Counter[str] = Counter()  # work asked for and not done (a refused request, a missing email), how often
-GIVE_UP_AFTER = 5  # that much work not done: the product is not doing it, and timing the rest would only take long
+GIVE_UP_AFTER = 5  # that much work not done in a phase: the product is not doing it, timing more would only take long
 
 
 @dataclasses.dataclass
@@ -210,8 +210,9 @@ async def in_clients(n: int, call) -> tuple[list, float]:
     return answers, time.perf_counter() - began
 
 
-def gave_up() -> bool:
-    return sum(NOT_DONE.values()) >= GIVE_UP_AFTER
+def gave_up(before: int) -> bool:
+    """Whether the phase that began when `before` things were not done should stop."""
+    return sum(NOT_DONE.values()) - before >= GIVE_UP_AFTER
 
 
 def not_done(what: str) -> None:
@@ -302,7 +303,7 @@ async def burst(stack: Stack, n: int) -> None:
     answered, posting = await in_clients(n, lambda i: post_lead(stack.http, "burst"))
     lead_ids = [lead_id for lead_id in answered if lead_id]
     emailed = await first_emails(stack.db, lead_ids, timeout=60 + n, interval=0.1)  # times come from the rows
-    await settled(stack.db, lead_ids)
+    await settled(stack.db, list(emailed))
     # Refused requests and missing emails count against the figures: they are work not done.
     short = f", {n - len(emailed)} of {n} not done" if len(emailed) < n else ""
     rate, bare_rate = len(lead_ids) / posting, n / starting
@@ -320,9 +321,10 @@ async def burst(stack: Stack, n: int) -> None:
 async def one_at_a_time(stack: Stack, n: int, leads: list[str]) -> None:
     """Lead and bare samples interleaved, so a slow phase of the machine hits both; `leads` gets
     the leads that got their first email."""
-    subject, base = [], []
+    subject, base, before = [], [], sum(NOT_DONE.values())
     for i in range(n):
-        if gave_up():
+        if gave_up(before):
+            note(f"    giving up after {i} of {n}: the work asked was not done")
             break
         began = time.time()
         ran = await (await bare_start(stack.temporal, "single")).result()
@@ -352,9 +354,10 @@ async def replies(stack: Stack, lead_ids: list[str]) -> None:
     waiting = [await stack.temporal.start_workflow(SignalThenActivityWorkflow.run, id=f"bare-signal-{uuid.uuid4().hex}",
                                                    task_queue=BARE_QUEUE) for _ in lead_ids]
     await asyncio.sleep(1)  # their first workflow tasks ran: each waits for its signal
-    subject, base = [], []
+    subject, base, before = [], [], sum(NOT_DONE.values())
     for i, (handle, lead_id) in enumerate(zip(waiting, lead_ids)):
-        if gave_up():
+        if gave_up(before):
+            note(f"    giving up after {i} of {len(lead_ids)}: the work asked was not done")
             break
         began = time.time()
         await handle.signal(SignalThenActivityWorkflow.go)
@@ -495,9 +498,6 @@ async def main(small: bool) -> None:
                        lambda: one_at_a_time(stack, n_samples, leads)),
                       (f"replies: {n_samples} leads and {n_samples} bare signals", lambda: replies(stack, leads))]
             for i, (name, phase) in enumerate(phases, 2):
-                if gave_up():
-                    note(f"[{i}/5] skipped: the work asked so far was not done")
-                    continue
                 note(f"[{i}/5] {name} ...")
                 await phase()
         note("[5/5] actions and history of one rank-a lead's whole cadence, time-skipping server ...")
