@@ -164,6 +164,7 @@ async def live_stack(tmp: Path):
     prepare_database(db)
     env = await start_dev_server(tmp / "temporal.db", free_port())
     procs: dict[str, subprocess.Popen] = {}
+    failed = True  # until the measurements are over with all work done
     try:
         address, api_port = env.client.service_client.config.target_host, free_port()
         child_env = product_env(db.url, address, api_port, tmp)
@@ -178,11 +179,11 @@ async def live_stack(tmp: Path):
                               limits=httpx.Limits(max_connections=CLIENTS * 2)) as http:
             await until_healthy(http, procs, tmp)
             yield Stack(http, env.client, db)
-    except BaseException:  # the temporary directory goes: what the processes said goes with the failure
-        for name in procs:
-            note(f"--- the end of {name}'s output ---\n{(tmp / f'{name}.log').read_text(errors='replace')[-4000:]}")
-        raise
+            failed = bool(NOT_DONE)
     finally:
+        if failed:  # the temporary directory goes: what the processes said goes to stderr first
+            for name in procs:
+                note(f"--- the end of {name}'s output ---\n{(tmp / f'{name}.log').read_text(errors='replace')[-4000:]}")
         for proc in reversed(procs.values()):  # the API first, the worker last, as `make run` stops them
             proc.terminate()
             try:
