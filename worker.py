@@ -24,13 +24,16 @@ from messaging.mailer import SendGridMailer
 from persistence import outbound
 from persistence.db import Database, database_for
 from privacy.keys import KeyProblem, ring_for
-from temporal_client import connect
+from temporal_client import SearchAttributesMissing, connect, ensure_search_attributes
 from workflows.imports import ImportLeadsWorkflow
 from workflows.lead_cadence import LeadCadenceWorkflow
 from workflows.webhooks import WebhookDeliveryWorkflow, WebhookSweepWorkflow
 
 log = logging.getLogger("cadence.worker")
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)  # below compose's stop_grace_period, above a send's timeout
+# Heartbeats reach the server at most this often (default: 80% of the heartbeat timeout, 32 s for a
+# send); a cancellation travels back on their answer, so an unsubscribe stops a send within this.
+HEARTBEAT_THROTTLE = timedelta(seconds=1)
 # Imports and webhook deliveries keep fewer workflows in memory than leads: an import is one workflow
 # per list, and a delivery waiting out its back-off costs only its replay when it tries again.
 IMPORTS_CACHED, DELIVERIES_CACHED = 16, 100
@@ -65,6 +68,7 @@ def build_worker(client: Client, settings: Settings, db: Database, executor: Thr
         workflows=[LeadCadenceWorkflow],
         activities=activities.all() + AccountActivities(db, client).all(),
         activity_executor=executor,  # activities do blocking database and HTTP I/O
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         max_concurrent_activities=executor._max_workers,  # never more than threads to run them
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         **capacity(settings),
@@ -126,6 +130,12 @@ async def main() -> None:
     if runtime is not None:
         log.info("Temporal SDK metrics on http://%s:%s/metrics", settings.cadence_worker_metrics_host,
                  settings.cadence_worker_metrics_port)
+    try:  # a lead that upserts an attribute the server does not know would fail its every task
+        added = await ensure_search_attributes(client, settings.temporal_namespace)
+    except SearchAttributesMissing as exc:
+        raise SystemExit(f"the worker does not start: {exc}") from None
+    if added:
+        log.info("registered the search attributes %s", ", ".join(added))
     await ensure_sweep_schedule(client, settings)
     log.info("up to %s workflow tasks, %s lead activities, %s workflows cached, %s import and %s webhook threads",
              settings.cadence_worker_max_concurrent_workflow_tasks, settings.cadence_worker_max_concurrent_activities,

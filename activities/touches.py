@@ -65,8 +65,8 @@ class TouchActivities:
         attempt with nothing sent; from there on it is shielded, so what SendGrid answered is
         always recorded."""
         activity.heartbeat()  # a cancellation requested while this attempt waited reaches it now
-        with classified(f"touch {input.touch_id}"):
-            prepared = self._prepare_email(input)
+        prepared = self._with_state(input.state, lambda state: self._prepare_email(input, state),
+                                    f"touch {input.touch_id}")
         if isinstance(prepared, TouchResult):
             return prepared
         activity.heartbeat()
@@ -79,11 +79,28 @@ class TouchActivities:
                 raise
         return result
 
-    def _prepare_email(self, input: SendEmailInput) -> TouchResult | dict:
+    def _with_state(self, state: RecordStateInput | None, work, what: str):
+        """`work(state)`: the touch and the read model's write it carries, in one transaction. A
+        write the database refuses for good (a value too long, say) must not fail the touch: the
+        touch is then done without it, and the workflow's next write shows the lead's state."""
+        try:
+            with classified(what):
+                return work(state)
+        except ApplicationError as exc:
+            if state is None or not exc.non_retryable:
+                raise
+            activity.logger.error("lead %s: revision %d of the read model was not written: %s",
+                                  state.lead_id, state.revision, exc)
+        with classified(what):
+            return work(None)
+
+    def _prepare_email(self, input: SendEmailInput, state: RecordStateInput | None) -> TouchResult | dict:
         """The touch's outcome when it needs no sending, else the request to send."""
         touch_values = dict(lead_id=input.lead_id, step=input.step, step_id=input.step_def.id, channel="email",
                             due_at=input.due_at)
         with self.db.session() as session:
+            if state is not None:
+                _write_state(session, self._lead(session, input.lead_id), state)
             touch = session.get(store.Touch, input.touch_id)
             if touch is not None and touch.status in FINISHED:
                 return TouchResult(touch.id, touch.status, touch.detail)
@@ -156,8 +173,13 @@ class TouchActivities:
 
     @activity.defn(name="create_task")
     def create_task(self, input: CreateTaskInput) -> TouchResult:
-        with classified(f"task {input.task_id}"), self.db.session() as session:
+        return self._with_state(input.state, lambda state: self._create_task(input, state), f"task {input.task_id}")
+
+    def _create_task(self, input: CreateTaskInput, state: RecordStateInput | None) -> TouchResult:
+        with self.db.session() as session:
             lead = self._lead(session, input.lead_id)
+            if state is not None:
+                _write_state(session, lead, state)
             context = template_context(store.lead_fields(lead), sender_name=self.sender.name,
                                        unsubscribe_url=self.links.unsubscribe_url(lead.id))
             step = input.step_def
@@ -193,29 +215,7 @@ class TouchActivities:
     @activity.defn(name="record_state")
     def record_state(self, input: RecordStateInput) -> bool:
         with classified(f"the read model of lead {input.lead_id}"), self.db.session() as session:
-            lead = self._lead(session, input.lead_id)
-            for e in input.events:
-                store.record_event_once(session, lead.id, e.event_id, e.type, e.at, e.data)
-            for t in input.touches:
-                known = session.get(store.Touch, t.touch_id)
-                if t.status == "cancelled" and known is not None and known.status in FINISHED:
-                    continue  # the send finished before its cancellation arrived: that outcome stands
-                store.upsert_touch(session, t.touch_id, lead_id=lead.id, step=t.step, step_id=t.step_id,
-                                   channel=t.channel, status=t.status, at=t.at, detail=t.detail)
-            for c in input.tasks:
-                store.close_task(session, c.task_id, c.status, c.at, c.outcome, c.notes)
-            if input.suppress_email:
-                store.suppress(session, lead.email, input.suppress_email)
-            next_touch = asdict(input.next_touch) if input.next_touch else None
-            if next_touch:
-                next_touch["due_at"] = input.next_touch.due_at.isoformat()
-            return store.write_lead_state(session, lead.id, input.revision, dict(
-                stage=str(input.stage), stage_reason=input.stage_reason, stage_changed_at=input.stage_changed_at,
-                level=str(input.level), status=str(input.status), owner=input.owner, next_touch=next_touch,
-                last_contact_at=input.last_contact_at,
-                **({"cadence_version": input.cadence_version} if input.cadence_version else {}),
-                **({"cadence_name": input.cadence_name} if input.cadence_name else {}),
-            ))
+            return _write_state(session, self._lead(session, input.lead_id), input)
 
     @activity.defn(name="escalate_task")
     def escalate_task(self, input: EscalateTaskInput) -> str | None:
@@ -229,6 +229,33 @@ class TouchActivities:
 
     def all(self) -> list:
         return [self.send_email, self.create_task, self.record_state, self.escalate_task, self.reassign_tasks]
+
+
+def _write_state(session, lead: Lead, input: RecordStateInput) -> bool:
+    """The workflow's view of the lead and what happened since its last write; idempotent, so a
+    retried or repeated write changes nothing."""
+    for e in input.events:
+        store.record_event_once(session, lead.id, e.event_id, e.type, e.at, e.data)
+    for t in input.touches:
+        known = session.get(store.Touch, t.touch_id)
+        if t.status == "cancelled" and known is not None and known.status in FINISHED:
+            continue  # the send finished before its cancellation arrived: that outcome stands
+        store.upsert_touch(session, t.touch_id, lead_id=lead.id, step=t.step, step_id=t.step_id,
+                           channel=t.channel, status=t.status, at=t.at, detail=t.detail)
+    for c in input.tasks:
+        store.close_task(session, c.task_id, c.status, c.at, c.outcome, c.notes)
+    if input.suppress_email:
+        store.suppress(session, lead.email, input.suppress_email)
+    next_touch = asdict(input.next_touch) if input.next_touch else None
+    if next_touch:
+        next_touch["due_at"] = input.next_touch.due_at.isoformat()
+    return store.write_lead_state(session, lead.id, input.revision, dict(
+        stage=str(input.stage), stage_reason=input.stage_reason, stage_changed_at=input.stage_changed_at,
+        level=str(input.level), status=str(input.status), owner=input.owner, next_touch=next_touch,
+        last_contact_at=input.last_contact_at,
+        **({"cadence_version": input.cadence_version} if input.cadence_version else {}),
+        **({"cadence_name": input.cadence_name} if input.cadence_name else {}),
+    ))
 
 
 def _task_text(step: Step | None, context: dict) -> str | None:

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from persistence.db import Database
 from persistence.migrate import upgrade
+from temporal_client import ensure_search_attributes
 
 BIN = Path(sys.executable).parent
 POSTGRES_URL = os.environ.get("DATABASE_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -22,6 +23,7 @@ async def time_env():
 
     One per test (it starts in about 0.1 s): its clock is global, so tests must not share it."""
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(BIN / "temporal-test-server"))
+    await ensure_search_attributes(env.client, env.client.namespace)
     yield env
     await env.shutdown()
 

@@ -10,6 +10,7 @@ says how patches are retired). Record new ones with RECORD_HISTORIES=<name>[,<na
 """
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -173,7 +174,9 @@ SCENARIOS = [("busy_lead", _busy_lead_history), ("migrated_lead", _migrated_lead
 
 
 def _record(name: str) -> bool:
-    """RECORD_HISTORIES=busy_lead,migrated_lead re-records those (only for intended changes)."""
+    """RECORD_HISTORIES=busy_lead,migrated_lead records those (only for intended changes), as
+    `<name><RECORD_HISTORIES_SUFFIX>.json`: a new patch gets new files next to the old ones, since
+    leads started before it still run the old ones."""
     return name in os.environ.get("RECORD_HISTORIES", "").split(",")
 
 
@@ -181,8 +184,26 @@ def _record(name: str) -> bool:
 async def test_a_fresh_history_replays(time_env, sqlite_db, name, make):
     history = await make(time_env, sqlite_db)
     if _record(name):
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
+        (HISTORIES / f"{name}{os.environ.get('RECORD_HISTORIES_SUFFIX', '')}.json").write_text(history.to_json())
     await Replayer(workflows=[LeadCadenceWorkflow]).replay_workflow(history)
+
+
+def _patches(history: WorkflowHistory) -> set[str]:
+    found = set()
+    for event in history.events:
+        if event.HasField("marker_recorded_event_attributes"):
+            details = event.marker_recorded_event_attributes.details
+            if "patch-data" in details:
+                found.add(json.loads(details["patch-data"].payloads[0].data)["id"])
+    return found
+
+
+@pytest.mark.parametrize("name", [name for name, _ in SCENARIOS])
+def test_every_path_is_recorded_before_and_after_the_lean_read_model(name):
+    """Running leads of both kinds must replay: histories from before the patch and after it."""
+    before, after = HISTORIES / f"{name}.json", HISTORIES / f"{name}-lean.json"
+    assert "lean-read-model" not in _patches(WorkflowHistory.from_json("lead", before.read_text()))
+    assert "lean-read-model" in _patches(WorkflowHistory.from_json("lead", after.read_text()))
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)

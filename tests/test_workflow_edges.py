@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from temporalio import activity
 
 from activities.touches import TouchActivities
 from tests.support.harness import DAY, LINKS, SENDER, eventually, make_cadence, running_worker
-from workflows.messages import RecordStateInput
+from workflows.messages import SendEmailInput, TouchResult
 
 pytestmark = pytest.mark.asyncio
 
@@ -18,7 +19,8 @@ EMAILS_AT_ONCE = [{"id": f"e{i}", "channel": "email", "wait": "PT0S", "subject":
 
 
 class HeldWrites(TouchActivities):
-    """Holds the read-model write made just before step `hold_step` is performed, until released."""
+    """Holds the send of step `hold_step`, which carries the read model's write of the step before,
+    until released; then waits for the cancellation the workflow may have asked for meanwhile."""
 
     def __init__(self, db, hold_step: int):
         super().__init__(db, mailer=None, sender=SENDER, links=LINKS)
@@ -26,12 +28,16 @@ class HeldWrites(TouchActivities):
         self.holding = threading.Event()
         self.release = threading.Event()
 
-    @activity.defn(name="record_state")
-    def record_state(self, input: RecordStateInput) -> bool:
-        if input.next_touch and input.next_touch.step == self.hold_step and not self.release.is_set():
+    @activity.defn(name="send_email")
+    def send_email(self, input: SendEmailInput) -> TouchResult:
+        if input.step == self.hold_step and not self.release.is_set():
             self.holding.set()
             self.release.wait(10)
-        return super().record_state(input)
+            deadline = time.monotonic() + 45
+            while not activity.is_cancelled() and time.monotonic() < deadline:
+                activity.heartbeat()  # a requested cancellation is raised here
+                time.sleep(0.05)
+        return super().send_email(input)
 
 
 async def _while_held(acts: HeldWrites, action) -> None:
@@ -40,14 +46,14 @@ async def _while_held(acts: HeldWrites, action) -> None:
     acts.release.set()
 
 
-async def test_unsubscribe_during_the_write_before_a_send_stops_that_send(time_env, sqlite_db):
+async def test_unsubscribe_while_a_send_waits_to_start_stops_that_send(time_env, sqlite_db):
     acts = HeldWrites(sqlite_db, hold_step=2)
     async with running_worker(time_env.client, sqlite_db, activities=acts) as h:
         handle = await h.start(make_cadence(steps=EMAILS_AT_ONCE))
         await _while_held(acts, lambda: h.signal(handle, "reply", intent="unsubscribe"))
         final = await handle.result()
         assert (final.stage, final.stage_reason) == ("not_interested", "unsubscribed")
-        assert [t.step_id for t in h.touches(handle)] == ["e1"]
+        assert [(t.step_id, t.status) for t in h.touches(handle)] == [("e1", "outboxed"), ("e2", "cancelled")]
         assert len(h.outbox(handle)) == 1
 
 

@@ -10,18 +10,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.common import Priority, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from domain import schedule
+    from domain import priority, schedule
     from domain.cadences import EMAIL_CHANNELS, PHONE_CHANNELS, Cadence, Step
     from domain.accounts import ACCOUNT_REPLY_INTENTS
     from domain.durations import parse_duration
     from domain.events import Decision, LeadEvent, bounded_id, decide, halts_touches
     from domain.migration import MigrationPlan, plan_migration
     from domain.stages import ENDED_STATUSES, FINAL_STAGES, Reason, Stage, Status
+    from workflows import search_attributes as attrs
     from workflows.messages import (
         PERMANENT_ERROR_TYPES, CreateTaskInput, EscalateTaskInput, EventRecord, LeadCadenceInput, LeadState,
         MigrateRequest, NextTouch, OpenTask, PauseAccountInput, ReassignTasksInput, RecordStateInput, SendEmailInput,
@@ -69,6 +70,10 @@ class LeadCadenceWorkflow:
         self._migrated_name: str | None = None  # set when a re-engagement changed the cadence
         self._account_replies: list[str] = []  # replies that pause the lead's colleagues
         self._reassigned: list[tuple[str, str]] = []  # (event id, new owner): open tasks to move
+        # Set at the start of the run: the read model is written once per decision, in a local
+        # activity or with the touch it records, and the search attributes follow it (see _flush).
+        self._lean = False
+        self._searchable: dict[str, Any] = {}  # the search attributes as last upserted
 
     # ---- signals: queue the event; the run loop applies it ------------------------------
     def _receive(self, event: LeadEvent) -> None:
@@ -204,6 +209,10 @@ class LeadCadenceWorkflow:
         s.anchor, s.next_touch, s.deferred_until = now, None, None
         self._migrated_name = new.name
         self._migrated_version = new.version
+        if request.rank:  # the new inquiry's rank; the other attributes follow the state
+            self._searchable[attrs.RANK.name] = request.rank
+            if self._lean:
+                workflow.upsert_search_attributes([attrs.RANK.value_set(request.rank)])
         plan = MigrationPlan(old.version, new.version, done=had, dropped=left, added=[x.id for x in new.steps],
                              next_step=new.steps[0].id if new.steps else None)
         self._events.append(EventRecord(
@@ -229,7 +238,16 @@ class LeadCadenceWorkflow:
         s = self._state
         if s.anchor is None:
             s.anchor = workflow.now()
+        # Recorded histories wrote the read model before and after every step, in activities.
+        self._lean = workflow.patched("lean-read-model")
+        if self._lean:
+            # What the API wrote at enrolment (or the previous run before continuing): not written again.
+            self._written = self._view()
+            self._searchable = {key.name: workflow.info().typed_search_attributes.get(key) for key in attrs.ALL}
+            self._restore(input.pending_record)  # the previous run's last write, not made yet
         while True:
+            if self._lean and self._history_too_long():  # first, so the task that ends the run is short
+                await self._continue_as_new(input, carry_inbox=True)
             await self._apply_inbox()
             if s.status in ENDED_STATUSES:
                 break
@@ -259,16 +277,25 @@ class LeadCadenceWorkflow:
         that arrive meanwhile go with it (`carry_inbox`), so a stream of them cannot hold it off;
         returns only when it could not continue (older runs waited for a quiet moment)."""
         s = self._state
-        await self._flush()
-        await self._settle_handlers()
-        await self._flush()  # what a migration answered while settling is written first
+        if self._lean:
+            # Nothing is written here: the next run writes it first. A task that ends the run must
+            # be short, or the signals of a busy conversation keep arriving during it and the
+            # server refuses to end the run, again and again.
+            await self._settle_handlers()
+            pending = self._take_record()
+        else:
+            await self._flush()
+            await self._settle_handlers()
+            await self._flush()  # what a migration answered while settling is written first
+            pending = None
         if self._migrations or (self._inbox and not carry_inbox):
+            self._restore(pending)
             return
         workflow.continue_as_new(LeadCadenceInput(
             lead_id=input.lead_id, cadence=input.cadence, nurture=input.nurture,
             timezone=input.timezone, has_phone=s.has_phone, owner=s.owner,
             quiet_days=input.quiet_days, ooo_default_days=input.ooo_default_days, state=s,
-            max_history_events=input.max_history_events, pending_events=list(self._inbox),
+            max_history_events=input.max_history_events, pending_events=list(self._inbox), pending_record=pending,
         ))
 
     async def _waiting(self) -> bool:
@@ -337,7 +364,8 @@ class LeadCadenceWorkflow:
         if workflow.now() < due:
             await self._sleep_until(due)
             return
-        await self._flush()
+        if not self._lean:
+            await self._flush()  # lean: the pending write goes with the touch, in its transaction
         if self._has_work() and workflow.patched("events-before-touch"):
             return  # an event arrived during the write (an unsubscribe, say): it decides first
         await self._perform(step, due)
@@ -346,7 +374,8 @@ class LeadCadenceWorkflow:
         s = self._state
         touch_id = self._touch_id(step)
         if step.channel == "email":
-            result = await self._send(SendEmailInput(s.lead_id, touch_id, s.step_index + 1, step, s.cadence.name, due))
+            result = await self._send(SendEmailInput(s.lead_id, touch_id, s.step_index + 1, step, s.cadence.name, due,
+                                                     state=self._carried_record()))
             if result is None:  # an event that stops or pauses the cadence came first: it decides now
                 return
             if result.status == "deferred" and result.retry_at:  # over its mailbox's cap: try again then
@@ -360,7 +389,7 @@ class LeadCadenceWorkflow:
         expires = now + parse_duration(step.expires_or_default())
         created = await self._create_task(CreateTaskInput(
             s.lead_id, touch_id, "step", step.channel, due_at=now, owner=s.owner,
-            step=s.step_index + 1, step_def=step, expires_at=expires,
+            step=s.step_index + 1, step_def=step, expires_at=expires, state=self._carried_record(),
         ))
         if created.status == "failed":  # no task a rep could work: the step fails, the cadence goes on
             self._step_done()
@@ -373,6 +402,7 @@ class LeadCadenceWorkflow:
     async def _apply_inbox(self) -> None:
         s = self._state
         while True:
+            applied = bool(self._inbox or self._migrations)
             while self._inbox:
                 event = self._inbox.pop(0)
                 s.seen_event_ids = (s.seen_event_ids + [event.event_id])[-SEEN_EVENTS_KEPT:]
@@ -387,6 +417,8 @@ class LeadCadenceWorkflow:
                 self._record_event(event)
                 self._apply(event, decision)
             self._apply_migrations()
+            if self._lean and applied:
+                await self._flush()  # the stage a rep sees first; hand-off tasks and pauses follow
             for task in self._follow_ups:
                 await self._create_task(task)
             self._follow_ups.clear()
@@ -395,7 +427,8 @@ class LeadCadenceWorkflow:
                     await self._side_effect("pause_account", PauseAccountInput(s.lead_id, event_id), event_id)
             self._account_replies.clear()
             await self._move_reassigned_tasks()
-            await self._flush()
+            if not self._lean or applied:  # lean: a touch's outcome is written with the next decision
+                await self._flush()
             # Events that arrived during those activities are applied now, before any other decision;
             # unless history is long: the run continues as new first and takes them along.
             if not self._has_work() or not workflow.patched("apply-late-events"):
@@ -563,8 +596,10 @@ class LeadCadenceWorkflow:
             return await workflow.execute_activity(
                 "create_task", task, result_type=TouchResult, start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=TASK_BUDGET, retry_policy=ACTIVITY_RETRY,
+                priority=self._touch_priority() if task.step_def is not None else Priority.default,
             )
         except ActivityError as err:  # failed for good: visible on the timeline, never a wedged lead
+            self._restore(task.state)
             detail = f"the task could not be created: {_reason(err)}"
             if task.step_def is not None:
                 self._touches.append(TouchRecord(task.task_id, task.step or 0, task.step_def.id, task.channel,
@@ -582,6 +617,7 @@ class LeadCadenceWorkflow:
             "send_email", send, result_type=TouchResult, start_to_close_timeout=timedelta(minutes=1),
             heartbeat_timeout=timedelta(seconds=40), schedule_to_close_timeout=SEND_BUDGET,
             retry_policy=ACTIVITY_RETRY, cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            priority=self._touch_priority(),
         )
         if workflow.patched("race-send-against-inbox"):  # recorded histories awaited the send alone
             await workflow.wait_condition(lambda: handle.done() or self._halting_event())
@@ -591,6 +627,7 @@ class LeadCadenceWorkflow:
             return await handle
         except ActivityError as err:
             now, step = workflow.now(), send.step_def
+            self._restore(send.state)
             if isinstance(err.cause, CancelledError):
                 self._touches.append(TouchRecord(send.touch_id, send.step, step.id, "email", "cancelled", now,
                                                  "not sent: an event that stops or pauses the cadence came first"))
@@ -598,6 +635,15 @@ class LeadCadenceWorkflow:
             detail = f"not sent, gave up: {_reason(err)}"
             self._touches.append(TouchRecord(send.touch_id, send.step, step.id, "email", "failed", now, detail))
             return TouchResult(send.touch_id, "failed", detail)
+
+    def _touch_priority(self) -> Priority:
+        """A hot lead's first touch goes with the priority it started with (domain/priority.py);
+        its later ones, due on a schedule, queue with everyone else's, so the next new lead's first
+        email is not held up behind them. Other activities (a hand-off after a reply) inherit."""
+        s = self._state
+        first = s.cycle == 0 and s.step_index == 0 and s.phase == "cadence"
+        started = workflow.info().priority.priority_key or priority.SCHEDULED
+        return Priority.default if first else Priority(priority_key=max(started, priority.SCHEDULED))
 
     def _halting_event(self) -> bool:
         stage = Stage(self._state.stage)
@@ -623,14 +669,20 @@ class LeadCadenceWorkflow:
                 await self._side_effect("reassign_tasks", ReassignTasksInput(self._state.lead_id, owner, event_id),
                                         event_id)
 
-    async def _flush(self) -> None:
-        """Write the read model when something changed since the last write."""
+    def _view(self) -> tuple[Any, ...]:
+        """What the read model shows of the lead, apart from its timeline."""
         s = self._state
         if s.status not in ENDED_STATUSES:
             s.status = Status.PAUSED if (s.paused or s.hold_for_rep or s.ooo_until) else Status.ACTIVE
-        view = (s.stage, s.stage_reason, s.level, s.status, s.owner, s.next_touch, s.last_contact_at)
+        return (s.stage, s.stage_reason, s.level, s.status, s.owner, s.next_touch, s.last_contact_at)
+
+    def _take_record(self) -> RecordStateInput | None:
+        """The read model's next write, when something changed since the last one; taken, so it is
+        written once."""
+        s = self._state
+        view = self._view()
         if view == self._written and not (self._events or self._touches or self._tasks or self._suppress):
-            return
+            return None
         s.revision += 1
         record = RecordStateInput(
             lead_id=s.lead_id, revision=s.revision, stage=s.stage, stage_reason=s.stage_reason,
@@ -641,14 +693,60 @@ class LeadCadenceWorkflow:
         )
         self._events, self._touches, self._tasks, self._suppress = [], [], [], None
         self._migrated_version, self._migrated_name = None, None
-        try:
-            await workflow.execute_activity(
-                "record_state", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=STATE_RETRY,
-            )
-        except ActivityError as err:  # permanent (a value the database cannot take): the lead goes on
-            workflow.logger.error("lead %s: revision %d of the read model was not written: %s", s.lead_id,
-                                  s.revision, _reason(err))
         self._written = view
+        return record
+
+    def _carried_record(self) -> RecordStateInput | None:
+        """The write that goes with a touch, in the touch's own transaction (lean runs only)."""
+        return self._take_record() if self._lean else None
+
+    def _restore(self, record: RecordStateInput | None) -> None:
+        """A touch carrying `record` did not run to its end: its write may be missing, so the next
+        write carries it again (every part of it is idempotent)."""
+        if record is None:
+            return
+        self._events[:0], self._touches[:0], self._tasks[:0] = record.events, record.touches, record.tasks
+        self._suppress = self._suppress or record.suppress_email
+        self._migrated_version = self._migrated_version or record.cadence_version
+        self._migrated_name = self._migrated_name or record.cadence_name
+        self._written = None
+
+    async def _flush(self) -> None:
+        """Write the read model when something changed since the last write, then the search
+        attributes. Lean runs write it in a local activity: no task queue round trip, one
+        marker in the history."""
+        record = self._take_record()
+        if record is not None:
+            try:
+                if self._lean:
+                    await workflow.execute_local_activity(
+                        "record_state", record, start_to_close_timeout=timedelta(seconds=30),
+                        retry_policy=STATE_RETRY)
+                else:
+                    await workflow.execute_activity(
+                        "record_state", record, start_to_close_timeout=timedelta(seconds=30),
+                        retry_policy=STATE_RETRY)
+            # Permanent (a value the database cannot take): the lead goes on. A local activity's
+            # failure arrives as the error it raised, not wrapped in an ActivityError.
+            except (ActivityError, ApplicationError) as err:
+                workflow.logger.error("lead %s: revision %d of the read model was not written: %s",
+                                      record.lead_id, record.revision, _reason(err))
+        if self._lean:
+            self._upsert_search_attributes()
+
+    def _upsert_search_attributes(self) -> None:
+        """The attributes that changed since the last upsert (none of them personal data). None is
+        never written: a lead with no touch scheduled keeps the time of its last one."""
+        s = self._state
+        now = {attrs.STAGE: str(s.stage), attrs.OWNER: s.owner, attrs.NAME: s.cadence.name,
+               attrs.VERSION: s.cadence.version, attrs.NEXT_TOUCH_AT: s.next_touch.due_at if s.next_touch else None}
+        updates = []
+        for key, value in now.items():
+            if value is not None and self._searchable.get(key.name) != value:
+                updates.append(key.value_set(value))
+                self._searchable[key.name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
 
 
 def migration_plan(state: LeadState, new: Cadence) -> MigrationPlan:

@@ -83,6 +83,8 @@ class LeadCadenceInput:
     max_history_events: int = 10_000
     # Signals received but not yet applied when the run continued as new: the next run applies them.
     pending_events: list[LeadEvent] = field(default_factory=list)
+    # The read model's write the previous run had not made when it continued as new: made first.
+    pending_record: RecordStateInput | None = None
 
 
 @dataclass
@@ -93,6 +95,7 @@ class MigrateRequest:
     request_id: str
     reengage: bool = False  # a new inquiry: start `cadence` afresh rather than move within versions
     source: str | None = None  # the inquiry's source, for the timeline
+    rank: str | None = None  # re-engagement: the new inquiry's rank (a search attribute)
 
 
 @dataclass
@@ -109,6 +112,7 @@ class SendEmailInput:
     step_def: Step
     cadence_name: str
     due_at: datetime
+    state: RecordStateInput | None = None  # the read model's write that goes with the touch
 
 
 @dataclass
@@ -131,6 +135,7 @@ class CreateTaskInput:
     step_def: Step | None = None
     instructions: str | None = None  # for tasks that are not steps
     expires_at: datetime | None = None
+    state: RecordStateInput | None = None  # the read model's write that goes with the task
 
 
 @dataclass

@@ -21,6 +21,7 @@ from persistence import cadences as cadence_store
 from persistence import leads as lead_store
 from persistence.db import Database
 from persistence.models import LeadEventRecord, OutboxEmail, Task, Touch
+from worker import HEARTBEAT_THROTTLE
 from workflows.lead_cadence import LeadCadenceWorkflow, workflow_id_for
 from workflows.messages import LeadCadenceInput, LeadState
 
@@ -133,7 +134,7 @@ async def running_worker(client: Client, db: Database, *, mailer=None, activitie
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(client, task_queue=task_queue, workflows=[LeadCadenceWorkflow],
                           activities=acts.all() + AccountActivities(db, client).all(),
-                          activity_executor=executor):
+                          activity_executor=executor, max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE):
             harness = Harness(client, db, task_queue)
             try:
                 yield harness
