@@ -224,12 +224,14 @@ def not_done(what: str) -> None:
 
 
 async def post_lead(http, tag: str) -> str | None:
-    """A new rank-A lead from a web form, as `make run`'s README enrols one; its id, or None if refused."""
+    """A new rank-A lead from a web form, as the README enrols one; its id, or None if refused. Each
+    at a company (an email domain) of its own: a colleague's reply would pause it (accounts)."""
     import httpx
 
+    company = uuid.uuid4().hex[:10]
     try:
-        r = await http.post("/leads", json={"email": f"{tag}-{uuid.uuid4().hex[:10]}@example.com",
-                                            "source": "form_fill", "first_name": "Grace", "company": "Navy",
+        r = await http.post("/leads", json={"email": f"{tag}@{company}.example.com", "source": "form_fill",
+                                            "first_name": "Grace", "company": f"Company {company}",
                                             "phone": "+14155550100"})
     except httpx.HTTPError as exc:
         not_done(f"`POST /leads` failed: {exc!r}")
