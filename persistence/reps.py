@@ -6,6 +6,8 @@ so a move is never lost, never applied twice and always on the timeline.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -39,13 +41,22 @@ def listing(session: Session, *, team: str | None = None, away: bool | None = No
     return list(session.scalars(query.order_by(Rep.id)))
 
 
-def assign_owner(session: Session, country: str | None, rank: str | None) -> str | None:
+def assign_owner(session: Session, country: str | None, rank: str | None,
+                 known: Mapping[str, routing.Rep] | None = None,
+                 learn: Callable[[Iterable[routing.Rep]], None] | None = None) -> str | None:
     """Route a new lead and take the turn; None when there are no reps.
 
     The turn is a compare-and-set on the chosen rep's `last_turn`: of two requests that read the
-    same state, one wins and the other routes again, so round-robin never hands out a turn twice."""
+    same state, one wins and the other routes again, so round-robin never hands out a turn twice.
+    `known`: a recent read of every rep (persistence/catalog.py) to route by first; a turn it has
+    wrong fails the compare-and-set and the reps are read again. `learn` is told every turn read
+    or taken, so such a cache keeps up."""
+    reps = known
     for _ in range(ROUTING_ATTEMPTS):
-        reps = everyone(session)
+        if reps is None:
+            reps = everyone(session)
+            if learn is not None:
+                learn(reps.values())
         chosen = routing.route(reps.values(), country, rank)
         if chosen is None:
             return None
@@ -54,7 +65,10 @@ def assign_owner(session: Session, country: str | None, rank: str | None) -> str
         taken = session.execute(update(Rep).where(Rep.id == chosen.turn, Rep.last_turn == seen)
                                 .values(last_turn=turn)).rowcount
         if taken:
+            if learn is not None:
+                learn([replace(reps[chosen.turn], last_turn=turn)])
             return chosen.owner
+        reps = None
     raise RuntimeError("could not take a routing turn; too many concurrent assignments")
 
 
