@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Coroutine, TypeVar
 
 from fastapi import HTTPException
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from api import enrolment, lead_workflows
 from api.schemas import LeadCreate
 from config import Settings
+from domain import priority
 from domain.imports import FileProblem, layout
 from persistence import imports as store
 from persistence import leads as lead_store
@@ -29,16 +30,22 @@ from persistence.db import Database
 from persistence.models import ImportRow, Lead, LeadImport
 from workflows.imports import ImportStep, ImportStepResult
 
+T = TypeVar("T")
+
 
 class WorkerTemporal:
-    """The worker's Temporal client as the API's routes hold theirs (`.client`, `.call`), for the
-    enrolment code running in an activity thread: calls run on the worker's event loop."""
+    """The worker's Temporal client as the API's routes hold theirs (a coroutine `client()`), for
+    the enrolment code running in an activity thread: `run` runs its coroutines on the worker's
+    event loop and waits for them."""
 
     def __init__(self, client: Client, loop: asyncio.AbstractEventLoop):
-        self.client, self._loop = client, loop
+        self._client, self._loop = client, loop
 
-    def call(self, fn, *args: Any, **kwargs: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), self._loop).result()
+    async def client(self) -> Client:
+        return self._client
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
 
 def validation_problems(exc: ValidationError) -> list[dict[str, str]]:
@@ -98,7 +105,10 @@ class ImportActivities:
                 store.record(row, "rejected", errors=validation_problems(exc))
                 return
             try:
-                admitted = enrolment.admit(session, self.settings, self.temporal, body, refuse_suppressed=True)
+                admitted = enrolment.admit(session, self.settings, body, refuse_suppressed=True)
+                if admitted.move is not None and self.temporal.run(enrolment.reengage(
+                        self.settings, self.temporal, admitted.move, priority_key=priority.BULK)):
+                    enrolment.record_move(session, admitted.lead, admitted.move)
             except enrolment.Refused as exc:
                 store.record(row, "rejected", errors=[{"field": exc.field, "message": exc.message}])
                 return
@@ -141,7 +151,9 @@ class ImportActivities:
             lead = session.get(Lead, lead_id) if lead_id else None
             if lead is not None and not lead.revision:  # not started by an event or a new inquiry meanwhile
                 try:
-                    lead_workflows.start(session, self.settings, self.temporal, lead)
+                    request = lead_workflows.start_request(session, self.settings, lead)
+                    self.temporal.run(lead_workflows.start(self.temporal, self.settings, request,
+                                                           priority_key=priority.BULK))
                 except lead_workflows.CadenceEnded:
                     pass  # it ran and ended already
                 except HTTPException as exc:

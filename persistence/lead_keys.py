@@ -13,6 +13,11 @@ def get(session: Session, lead_id: str) -> LeadKey | None:
     return session.get(LeadKey, lead_id)
 
 
+def add(session: Session, lead_id: str, wrapping_key_id: str, wrapped_key: str) -> None:
+    """The key of a lead being added in this same transaction: nobody else can have made one."""
+    session.add(LeadKey(lead_id=lead_id, wrapping_key_id=wrapping_key_id, wrapped_key=wrapped_key))
+
+
 def insert_or_get(session: Session, lead_id: str, wrapping_key_id: str, wrapped_key: str) -> LeadKey:
     """The lead's key row: this one if none exists, else the one stored first. Two processes
     encoding the lead's first payloads at once both end up with the same key."""

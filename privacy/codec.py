@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
+from sqlalchemy.orm import Session
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import (
     DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec, SerializationContext,
@@ -136,6 +137,20 @@ class CadenceCodec(PayloadCodec, WithSerializationContext):
                 wrapping_key_id, wrapped = wrap(self.ring, lead_id, new_data_key())
                 row = lead_keys.insert_or_get(session, lead_id, wrapping_key_id, wrapped)
             return unwrap(self.ring, lead_id, row.wrapping_key_id, row.wrapped_key)
+
+
+def new_lead_key(session: Session, settings: Settings, lead_id: str) -> bytes:
+    """A new lead's data key, stored in the transaction that adds the lead, so the first payloads
+    of its workflow cost no transaction of their own; give it to `remember_lead_key` once that
+    transaction has committed."""
+    key = new_data_key()
+    wrapping_key_id, wrapped = wrap(ring_for(settings), lead_id, key)
+    lead_keys.add(session, lead_id, wrapping_key_id, wrapped)
+    return key
+
+
+def remember_lead_key(db: Database, lead_id: str, key: bytes) -> None:
+    PROCESS_CACHE.put(db.url, lead_id, key)
 
 
 def data_converter(settings: Settings, db: Database) -> DataConverter:

@@ -42,8 +42,8 @@ def payloads_in(message) -> list[Payload]:
     """Every Payload anywhere in a proto message (history events nest them in many places)."""
     found = []
     for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
+        if field.message_type is None or field.name == "search_attributes":  # indexed by the server, never
+            continue  # sealed: stage, rank, cadence, version and a rep's id (workflows/search_attributes.py)
         if field.message_type.GetOptions().map_entry:
             items = list(value.values()) if field.message_type.fields_by_name["value"].message_type else []
         else:

@@ -13,14 +13,14 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:  # a coroutine: no thread hop
     principal = getattr(request.state, "principal", None)
     if principal is None:  # the gate lets no such request through to a route that asks for one
         raise HTTPException(401, "not authenticated", headers={"WWW-Authenticate": 'Bearer realm="cadence"'})
     return principal
 
 
-def current_page_session(request: Request) -> PageSession:
+async def current_page_session(request: Request) -> PageSession:
     page = getattr(request.state, "page_session", None)
     if page is None:
         raise HTTPException(401, "log in first")

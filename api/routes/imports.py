@@ -10,15 +10,17 @@ from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.common import WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from api import enrolment
 from api.auth.deps import PrincipalDep
-from api.deps import SessionDep, SettingsDep, TemporalDep, unprocessable
+from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, in_session, unprocessable
 from domain import imports as csv_files
+from domain import priority
 from persistence import imports as store
 from persistence.models import LeadImport
 from workflows.imports import ImportInput, ImportLeadsWorkflow, import_workflow_id
@@ -77,8 +79,8 @@ CadenceName = Annotated[str | None, Query(max_length=100, description="every row
 
 @router.post("", status_code=202, response_model=ImportSummary, responses={422: {"description": (
     "the file cannot be imported (not UTF-8 CSV, no header, no email or source column), or an unknown cadence")}})
-def create_import(
-    session: SessionDep, settings: SettingsDep, temporal: TemporalDep, principal: PrincipalDep,
+async def create_import(
+    db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep, principal: PrincipalDep,
     file: Annotated[UploadFile, File(description=(
         "CSV with a header row: email, source, first_name, last_name, company, title, phone, timezone, "
         "country, owner, cadence, source_detail and custom.<name> columns, matched case-insensitively"))],
@@ -87,7 +89,28 @@ def create_import(
     cadence: CadenceName = None,
 ):
     chosen = cadence_field or cadence
-    content = file.file.read()
+    content = await file.read()
+    shape, total = await run_in_threadpool(_checked, content)  # a large file is parsed off the event loop
+    interval_ms = round(settings.cadence_import_start_interval * 1000)
+    row = await in_session(db, _stored, chosen, file.filename, shape, total, content, interval_ms, settings, principal)
+    try:
+        client = await temporal.client()
+        await client.start_workflow(
+            ImportLeadsWorkflow.run,
+            ImportInput(row.id, row.batch_size, interval_ms, settings.cadence_import_batches_per_run),
+            id=import_workflow_id(row.id), task_queue=settings.import_task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            priority=Priority(priority_key=priority.BULK),  # a list waits behind leads that just asked
+        )
+    except (RPCError, HTTPException):
+        await in_session(db, _forget, row.id)
+        raise HTTPException(503, "could not start the import; is Temporal reachable? see /healthz") from None
+    body = await in_session(db, lambda session: ImportSummary(
+        **_public(row, store.counts(session, [row.id])[row.id])).model_dump(mode="json"))
+    return JSONResponse(body, status_code=202, headers={"Location": f"/imports/{row.id}"})
+
+
+def _checked(content: bytes) -> tuple[csv_files.Layout, int]:
     try:
         shape = csv_files.layout(content)
         total = csv_files.count(content, shape)
@@ -95,31 +118,27 @@ def create_import(
         raise unprocessable("file", str(exc)) from None
     if total == 0:
         raise unprocessable("file", "the file has a header but no rows")
+    return shape, total
+
+
+def _stored(session, chosen: str | None, filename: str | None, shape: csv_files.Layout, total: int, content: bytes,
+            interval_ms: int, settings, principal) -> LeadImport:
     if chosen:
         try:
             enrolment.open_cadence(session, chosen)
         except enrolment.Refused as exc:
             raise unprocessable(exc.field, exc.message) from None
-    interval_ms = round(settings.cadence_import_start_interval * 1000)
     row = store.create(
-        session, filename=PurePath(file.filename).name[:255] if file.filename else None, cadence=chosen,
+        session, filename=PurePath(filename).name[:255] if filename else None, cadence=chosen,
         layout=shape, total=total, content=content, batch_size=settings.cadence_import_batch_size,
         start_interval_ms=interval_ms, created_by=principal.actor,
     )
     session.commit()
-    try:
-        temporal.call(
-            temporal.client.start_workflow, ImportLeadsWorkflow.run,
-            ImportInput(row.id, row.batch_size, interval_ms, settings.cadence_import_batches_per_run),
-            id=import_workflow_id(row.id), task_queue=settings.import_task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except (RPCError, HTTPException):
-        session.delete(row)
-        session.commit()
-        raise HTTPException(503, "could not start the import; is Temporal reachable? see /healthz") from None
-    body = ImportSummary(**_public(row, store.counts(session, [row.id])[row.id])).model_dump(mode="json")
-    return JSONResponse(body, status_code=202, headers={"Location": f"/imports/{row.id}"})
+    return row
+
+
+def _forget(session, import_id: str) -> None:
+    session.delete(session.get(LeadImport, import_id))
 
 
 @router.get("", response_model=ImportsPublic)

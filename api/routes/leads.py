@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from api import enrolment, lead_workflows
 from api.auth.deps import PrincipalDep
 from api.auth.principal import Principal
-from api.deps import LimitsDep, SessionDep, SettingsDep, TemporalDep, unprocessable
+from api.deps import DatabaseDep, LimitsDep, SessionDep, SettingsDep, TemporalDep, in_session, unprocessable
 from api.schemas import (
     CadenceRef, EventPublic, LeadCreate, LeadDetail, LeadKnown, LeadPublic, LeadsPublic, NextTouchPublic,
     SignalAccepted, SignalBody, TouchPublic,
@@ -44,10 +44,10 @@ def to_public(lead: Lead) -> dict:
              responses={200: {"model": LeadPublic | LeadKnown,
                               "description": "Known email: the existing lead (only its id and status for "
                                              "callers that may not read leads, such as integrations)"}})
-def create_lead(body: LeadCreate, session: SessionDep, settings: SettingsDep,
-                temporal: TemporalDep, principal: PrincipalDep):
+async def create_lead(body: LeadCreate, db: DatabaseDep, settings: SettingsDep,
+                      temporal: TemporalDep, principal: PrincipalDep):
     try:
-        admitted = enrolment.enrol(session, settings, temporal, body)
+        admitted = await enrolment.enrol(db, settings, temporal, body)
     except enrolment.Refused as exc:
         raise unprocessable(exc.field, exc.message) from None
     return to_public(admitted.lead) if admitted.new else _known(admitted.lead, principal)
@@ -115,11 +115,22 @@ SignalName = Annotated[str, Path(description=f"one of {', '.join(SIGNALS)}")]
 
 
 @router.post("/{lead_id}/signals/{name}", status_code=202, response_model=SignalAccepted)
-def send_signal(lead_id: str, name: SignalName, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
-                principal: PrincipalDep, limits: LimitsDep, body: SignalBody | None = None) -> dict:
+async def send_signal(lead_id: str, name: SignalName, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep,
+                      principal: PrincipalDep, limits: LimitsDep, body: SignalBody | None = None) -> dict:
     if name not in SIGNALS:
         raise HTTPException(404, f"unknown signal {name!r}; use one of {', '.join(SIGNALS)}")
     body = body or SignalBody()
+    lead, event = await in_session(db, _signal_to_send, lead_id, name, body, settings, principal, limits)
+    try:
+        await lead_workflows.signal(temporal, settings, lead, name, event)
+    except lead_workflows.CadenceEnded as exc:
+        raise HTTPException(409, {"msg": str(exc), "stage": lead.stage, "status": lead.status}) from None
+    return {"lead_id": lead_id, "signal": name, "event_id": event.event_id}
+
+
+def _signal_to_send(session, lead_id: str, name: str, body: SignalBody, settings, principal: Principal,
+                    limits) -> tuple[lead_workflows.Reach, LeadEvent]:
+    """The checks and database writes of a signal, in one short session before Temporal is called."""
     lead = _lead_or_404(session, lead_id, principal)
     limits.hit(limits.per_lead_signal, f"signals to lead {lead_id}", "signal", lead_id)
     if lead.status in ENDED_STATUSES or lead.stage in FINAL_STAGES:
@@ -134,11 +145,7 @@ def send_signal(lead_id: str, name: SignalName, session: SessionDep, settings: S
         except IntegrityError:
             session.rollback()
             raise unprocessable("email", f"another lead already has the email {body.email}") from None
-    try:
-        lead_workflows.signal(session, settings, temporal, lead, name, event)
-    except lead_workflows.CadenceEnded as exc:
-        raise HTTPException(409, {"msg": str(exc), "stage": lead.stage, "status": lead.status}) from None
-    return {"lead_id": lead_id, "signal": name, "event_id": event.event_id}
+    return lead_workflows.reach(session, settings, lead), event
 
 
 def _event_for(name: str, body: SignalBody, lead: Lead) -> LeadEvent:

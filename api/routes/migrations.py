@@ -6,17 +6,19 @@ Update per lead: the workflow applies it between two decisions and answers with 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api import lead_workflows
 from api.auth.deps import PrincipalDep
-from api.deps import SessionDep, TemporalDep, unprocessable
+from api.deps import DatabaseDep, TemporalDep, in_session, unprocessable
+from domain.cadences import Cadence
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
 from persistence import audit
 from persistence import cadences as cadence_store
@@ -54,9 +56,26 @@ class MigrationResult(BaseModel):
     leads: list[LeadMigration]
 
 
+@dataclass(frozen=True)
+class _Moving:
+    """A lead to move, as read from its row: all a migration asks of it after the session."""
+
+    lead_id: str
+    workflow_id: str
+    cadence_version: int
+
+
 @router.post("/{name}/migrations", response_model=MigrationResult)
-def migrate_leads(name: str, body: MigrationRequest, session: SessionDep, temporal: TemporalDep,
-                  principal: PrincipalDep) -> dict:
+async def migrate_leads(name: str, body: MigrationRequest, db: DatabaseDep, temporal: TemporalDep,
+                        principal: PrincipalDep) -> dict:
+    to_version, target, leads = await in_session(db, _leads_to_move, name, body)
+    results = [await _migrate_one(lead, target, body.dry_run, temporal) for lead in leads]
+    if not body.dry_run:
+        await in_session(db, _record, name, body, to_version, leads, results, principal)
+    return {"cadence": name, "to_version": to_version, "dry_run": body.dry_run, "leads": results}
+
+
+def _leads_to_move(session, name: str, body: MigrationRequest) -> tuple[int, Cadence, list[_Moving]]:
     versions = {v.version: v for v in cadence_store.versions(session, name)}
     if not versions:
         raise HTTPException(404, f"no cadence named {name!r}")
@@ -70,31 +89,34 @@ def migrate_leads(name: str, body: MigrationRequest, session: SessionDep, tempor
         query = query.where(Lead.cadence_version == body.from_version)
     if body.lead_ids is not None:
         query = query.where(Lead.id.in_(body.lead_ids))
-    leads = list(session.scalars(query.order_by(Lead.created_at, Lead.id).limit(body.limit)))
-    results = [_migrate_one(lead, target, body.dry_run, temporal) for lead in leads]
-    if not body.dry_run:
-        for lead, result in zip(leads, results):
-            if result.status == "migrated":
-                lead.cadence_version = to_version
-        counts = {s: sum(r.status == s for r in results) for s in ("migrated", "pending", "skipped")}
-        audit.record(session, principal.actor, principal.name, "migration.started", "cadence", name,
-                     {"to_version": to_version, "from_version": body.from_version, "leads": len(results), **counts})
-    return {"cadence": name, "to_version": to_version, "dry_run": body.dry_run, "leads": results}
+    leads = session.scalars(query.order_by(Lead.created_at, Lead.id).limit(body.limit))
+    return to_version, target, [_Moving(lead.id, lead.workflow_id, lead.cadence_version) for lead in leads]
 
 
-def _migrate_one(lead: Lead, target, dry_run: bool, temporal) -> LeadMigration:
-    handle = temporal.client.get_workflow_handle(lead.workflow_id)
-    base = {"lead_id": lead.id, "from_version": lead.cadence_version}
+def _record(session, name: str, body: MigrationRequest, to_version: int, leads: list[_Moving],
+            results: list[LeadMigration], principal) -> None:
+    moved = [lead.lead_id for lead, result in zip(leads, results) if result.status == "migrated"]
+    if moved:
+        session.execute(update(Lead).where(Lead.id.in_(moved)).values(cadence_version=to_version),
+                        execution_options={"synchronize_session": False})
+    counts = {s: sum(r.status == s for r in results) for s in ("migrated", "pending", "skipped")}
+    audit.record(session, principal.actor, principal.name, "migration.started", "cadence", name,
+                 {"to_version": to_version, "from_version": body.from_version, "leads": len(results), **counts})
+
+
+async def _migrate_one(lead: _Moving, target: Cadence, dry_run: bool, temporal) -> LeadMigration:
+    handle = (await temporal.client()).get_workflow_handle(lead.workflow_id)
+    base = {"lead_id": lead.lead_id, "from_version": lead.cadence_version}
     try:
         if dry_run:
-            state = temporal.call(handle.query, LeadCadenceWorkflow.state)
+            state = await handle.query(LeadCadenceWorkflow.state)
             if state.phase != "cadence":
                 return LeadMigration(**base, status="skipped", note="the lead is in nurture: its cadence is over")
             plan, status = migration_plan(state, target), "planned"
         else:
             # One update id per move: a retried request is answered, not applied twice.
             update_id = f"migrate-{target.name}-v{lead.cadence_version}-to-v{target.version}"
-            plan = lead_workflows.update(temporal, lead, MigrateRequest(target, update_id), update_id)
+            plan = await lead_workflows.update(temporal, lead.workflow_id, MigrateRequest(target, update_id), update_id)
             if plan is None:
                 return LeadMigration(**base, status="pending",
                                      note="accepted: the lead moves as soon as its current step is done")

@@ -1,9 +1,10 @@
 """SendGrid's webhooks: delivery events (signed) and replies through Inbound Parse.
 
-Both are sync routes (database and Temporal calls from the thread pool); the raw body the
-signature covers is read by an async dependency. Each event is committed once its signal
-went through, so a batch that fails half way is retried by SendGrid without repeating the
-half that worked (events are keyed by their ids, and the workflow drops repeated event ids).
+Both are async routes: the database work runs in short sessions in the thread pool, and the
+signals are awaited between them with no session open; the raw body the signature covers is
+read by an async dependency. Each event is committed once its signal went through, so a batch
+that fails half way is retried by SendGrid without repeating the half that worked (events are
+keyed by their ids, and the workflow drops repeated event ids).
 Inbound Parse is authenticated by the HTTP Basic credentials of the Parse URL and, where the
 account signs it, by SendGrid's signature.
 """
@@ -21,13 +22,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from api import lead_workflows
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, SettingsDep, TemporalDep, in_session
 from api.routes.webhooks import raw_body
 from config import Settings
 from domain.accounts import sender_is_lead_or_company
@@ -50,8 +51,8 @@ RawBody = Annotated[bytes, Depends(raw_body)]
 
 
 @router.post("/events")
-def email_events(raw: RawBody, request: Request, session: SessionDep, settings: SettingsDep,
-                 temporal: TemporalDep) -> dict:
+async def email_events(raw: RawBody, request: Request, db: DatabaseDep, settings: SettingsDep,
+                       temporal: TemporalDep) -> dict:
     """SendGrid's batched Event Webhook. With SENDGRID_WEBHOOK_PUBLIC_KEY set, only requests that
     carry SendGrid's valid signature from the last five minutes are accepted."""
     key = settings.sendgrid_webhook_public_key
@@ -77,17 +78,32 @@ def email_events(raw: RawBody, request: Request, session: SessionDep, settings: 
             log.warning("SendGrid event %d skipped: %s", index, exc)
             summary["skipped"] += 1
             continue
-        summary[_apply(event, session, settings, temporal)] += 1
+        summary[await _apply(event, db, settings, temporal)] += 1
     return {"received": len(items), "applied": summary["applied"], "duplicates": summary["duplicates"],
             "skipped": summary["skipped"]}
 
 
-def _apply(event: EmailEvent, session, settings, temporal) -> str:
+async def _apply(event: EmailEvent, db, settings, temporal) -> str:
     """Suppress first (idempotent, and what compliance needs), then signal, then record the event
     with its marks on the touch. A failure before the record rolls back only what a redelivery
     repeats harmlessly: the workflow drops a repeated event id."""
-    if provider_events.seen(session, event.id):
+    found = await in_session(db, _suppress, event, settings)
+    if found is None:
         return "duplicates"
+    lead_id, to_signal, effects = found
+    if to_signal is not None:
+        kind = event.suppresses or "bounce"
+        signal = LeadEvent(type=kind, event_id=event.id, channel="email",
+                           text=event.detail.get("reason"), at=event.at.isoformat())
+        effects.append(await _signal(settings, temporal, to_signal, "email_event", signal))
+    return await in_session(db, _record, event, lead_id, effects)
+
+
+def _suppress(session, event: EmailEvent, settings) -> tuple[str | None, lead_workflows.Reach | None, list[str]] | None:
+    """The event's lead, how to signal it if the event stops its emails, and the suppression,
+    committed; None for an event recorded already."""
+    if provider_events.seen(session, event.id):
+        return None
     lead = session.get(Lead, event.lead_id) if event.lead_id else None
     if lead is None and event.email:
         lead = lead_store.by_email(session, event.email)
@@ -96,12 +112,14 @@ def _apply(event: EmailEvent, session, settings, temporal) -> str:
         touch_store.suppress(session, event.email, event.suppresses)
         session.commit()
         effects.append(f"{event.email} suppressed")
-    if lead is not None and (event.blocks_email or event.suppresses):
-        kind = event.suppresses or "bounce"
-        signal = LeadEvent(type=kind, event_id=event.id, channel="email",
-                           text=event.detail.get("reason"), at=event.at.isoformat())
-        effects.append(_signal(session, settings, temporal, lead, "email_event", signal))
-    record = provider_events.claim(session, event, lead.id if lead else None)
+    if lead is None:
+        return None, None, effects
+    signalled = event.blocks_email or event.suppresses
+    return lead.id, lead_workflows.reach(session, settings, lead) if signalled else None, effects
+
+
+def _record(session, event: EmailEvent, lead_id: str | None, effects: list[str]) -> str:
+    record = provider_events.claim(session, event, lead_id)
     if record is None:  # the same event, delivered twice at once: the other request recorded it
         session.rollback()
         return "duplicates"
@@ -111,13 +129,13 @@ def _apply(event: EmailEvent, session, settings, temporal) -> str:
     return "applied"
 
 
-def _signal(session, settings, temporal, lead: Lead, name: str, event: LeadEvent) -> str:
+async def _signal(settings, temporal, lead: lead_workflows.Reach, name: str, event: LeadEvent) -> str:
     """Signal the lead's workflow; an ended cadence needs nothing more. Other failures raise 503."""
     try:
-        lead_workflows.signal(session, settings, temporal, lead, name, event)
+        await lead_workflows.signal(temporal, settings, lead, name, event)
     except lead_workflows.CadenceEnded as ended:
         return str(ended)
-    return f"{event.type} signalled to lead {lead.id}"
+    return f"{event.type} signalled to lead {lead.lead_id}"
 
 
 # ---- Inbound Parse ---------------------------------------------------------------------
@@ -218,8 +236,8 @@ def inbound_event_id(headers: str | None, sender: str | None, subject: str | Non
 
 
 @router.post("/inbound")
-def inbound_reply(mail: Annotated[InboundMail, Depends(inbound_mail)], session: SessionDep, settings: SettingsDep,
-                  temporal: TemporalDep) -> dict:
+async def inbound_reply(mail: Annotated[InboundMail, Depends(inbound_mail)], db: DatabaseDep, settings: SettingsDep,
+                        temporal: TemporalDep) -> dict:
     """A reply to a cadence email, as SendGrid Inbound Parse posts it (multipart form). The
     Reply-To address of every cadence email carries a signed token naming the lead. A reply whose
     From is neither the lead nor its company is recorded for a person to review and moves nothing."""
@@ -229,6 +247,14 @@ def inbound_reply(mail: Annotated[InboundMail, Depends(inbound_mail)], session: 
     lead_id = tokens.verify("reply", token, settings.secret())
     if lead_id is None:
         raise HTTPException(403, "the routing token is forged or altered")
+    lead, event, verdict = await in_session(db, _reply, lead_id, mail, settings)
+    status = await _signal(settings, temporal, lead, "reply", event)
+    return {"lead_id": lead.lead_id, "event_id": event.event_id, "type": event.type, "intent": verdict.intent,
+            "rule": verdict.rule, "return_date": event.return_date, "status": status}
+
+
+def _reply(session, lead_id: str, mail: InboundMail, settings) -> tuple[lead_workflows.Reach, LeadEvent, Any]:
+    """The reply as an event for its lead, classified; an unsubscribe is suppressed and committed."""
     lead = session.get(Lead, lead_id)
     if lead is None:
         raise HTTPException(404, f"the routing token names no known lead ({lead_id})")
@@ -252,6 +278,4 @@ def inbound_reply(mail: Annotated[InboundMail, Depends(inbound_mail)], session: 
     if verdict.intent == "unsubscribe":
         touch_store.suppress(session, lead.email, "unsubscribed")
         session.commit()
-    status = _signal(session, settings, temporal, lead, "reply", event)
-    return {"lead_id": lead.id, "event_id": event.event_id, "type": event.type, "intent": verdict.intent,
-            "rule": verdict.rule, "return_date": event.return_date, "status": status}
+    return lead_workflows.reach(session, settings, lead), event, verdict

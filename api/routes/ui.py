@@ -34,7 +34,7 @@ from api.auth import credentials
 from api.auth.deps import CSRF_FIELD, PageSessionDep, PrincipalDep, csrf_protect
 from api.auth.directory import SESSION_COOKIE
 from api.auth.principal import Principal
-from api.deps import LimitsDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, LimitsDep, SessionDep, SettingsDep, TemporalDep, in_session
 from api.rate_limits import RateLimited
 from api.routes.tasks import complete_task
 from api.schemas import TaskComplete
@@ -421,18 +421,20 @@ def inbox_page(request: Request, session: SessionDep, principal: PrincipalDep, o
 
 
 @router.post("/tasks/{task_id}/complete")
-def complete_from_form(task_id: str, request: Request, session: SessionDep, settings: SettingsDep,
-                       temporal: TemporalDep, principal: PrincipalDep, outcome: Annotated[str, Form()],
-                       notes: Annotated[str | None, Form(max_length=5000)] = None,
-                       back: Annotated[str, Form(max_length=500)] = "/ui/inbox"):
+async def complete_from_form(task_id: str, request: Request, db: DatabaseDep, settings: SettingsDep,
+                             temporal: TemporalDep, principal: PrincipalDep, outcome: Annotated[str, Form()],
+                             notes: Annotated[str | None, Form(max_length=5000)] = None,
+                             back: Annotated[str, Form(max_length=500)] = "/ui/inbox"):
     """Complete, skip or log a call: the JSON API's `complete_task`; htmx gets the task's new row."""
     if outcome not in TASK_OUTCOMES:
         raise HTTPException(422, [{"loc": ["body", "outcome"], "msg": f"use one of {', '.join(TASK_OUTCOMES)}"}])
-    task = complete_task(task_id, TaskComplete(outcome=outcome, notes=(notes or "").strip() or None), session,
-                         settings, temporal, principal)
+    task = await complete_task(task_id, TaskComplete(outcome=outcome, notes=(notes or "").strip() or None), db,
+                               settings, temporal, principal)
     if not is_htmx(request):
         return RedirectResponse(safe_next(back, "/ui/inbox"), status_code=303)
-    tz = viewer_tz(request)
-    card = task_cards(session, [task], tz, principal)[0]
-    card.message = "Skipped." if outcome == "skipped" else f"{OUTCOMES[outcome]}."
-    return _page(request, "_task.html", {"card": card, "back": back, "oob_overdue": True})
+
+    def task_row(session) -> Response:
+        card = task_cards(session, [task], viewer_tz(request), principal)[0]
+        card.message = "Skipped." if outcome == "skipped" else f"{OUTCOMES[outcome]}."
+        return _page(request, "_task.html", {"card": card, "back": back, "oob_overdue": True})
+    return await in_session(db, task_row)

@@ -23,7 +23,7 @@ from api import cadence_views as views
 from api import charts
 from api.auth.deps import PrincipalDep, csrf_protect
 from api.auth.principal import Principal
-from api.deps import SessionDep, Temporal, TemporalDep
+from api.deps import DatabaseDep, SessionDep, Temporal, TemporalDep, in_session
 from api.routes import cadences as cadence_api
 from api.routes import migrations as migration_api
 from api.routes.ui import PageRoute, _page, is_htmx
@@ -243,14 +243,14 @@ def _lead_names(session, ids: list[str]) -> dict[str, Lead]:
     return {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(ids)))}
 
 
-def _migration(session, temporal: Temporal, principal, name: str, body: dict[str, Any]) -> dict:
+async def _migration(db, temporal: Temporal, principal, name: str, body: dict[str, Any]) -> dict:
     """`POST /cadences/{name}/migrations` with `body`; its answer, or the problem in words."""
     try:
         request_body = migration_api.MigrationRequest(**body)
     except ValueError as exc:
         return {"problem": f"not a valid request: {exc}"}
     try:
-        result = migration_api.migrate_leads(name, request_body, session, temporal, principal)
+        result = await migration_api.migrate_leads(name, request_body, db, temporal, principal)
     except HTTPException as exc:
         if exc.status_code == 404:
             raise
@@ -259,7 +259,7 @@ def _migration(session, temporal: Temporal, principal, name: str, body: dict[str
     return {"result": result}
 
 
-def _migrate_page(request, session, name: str, outcome: dict, to_version: int | None, from_version: int | None,
+def _migrate_page(session, request, name: str, outcome: dict, to_version: int | None, from_version: int | None,
                   status_code: int = 200) -> HTMLResponse:
     rows = _versions(session, name)
     result = outcome.get("result")
@@ -277,28 +277,27 @@ def _migrate_page(request, session, name: str, outcome: dict, to_version: int | 
 
 
 @router.get("/{name}/migrate", response_class=HTMLResponse)
-def migration_plan_page(name: str, request: Request, session: SessionDep, principal: PrincipalDep,
-                        temporal: TemporalDep, to_version: int | None = None, from_version: int | None = None):
+async def migration_plan_page(name: str, request: Request, db: DatabaseDep, principal: PrincipalDep,
+                              temporal: TemporalDep, to_version: int | None = None, from_version: int | None = None):
     """The dry run: per lead, what moving it would do."""
-    _versions(session, name)
+    await in_session(db, _versions, name)
     body = {"dry_run": True, "to_version": to_version, "from_version": from_version}
-    outcome = _migration(session, temporal, principal, name, body)
-    return _migrate_page(request, session, name, outcome, to_version, from_version)
+    outcome = await _migration(db, temporal, principal, name, body)
+    return await in_session(db, _migrate_page, request, name, outcome, to_version, from_version)
 
 
 @router.post("/{name}/migrate", response_class=HTMLResponse)
-def migrate(name: str, request: Request, session: SessionDep, principal: PrincipalDep, temporal: TemporalDep,
-            form: FormDep):
+async def migrate(name: str, request: Request, db: DatabaseDep, principal: PrincipalDep, temporal: TemporalDep,
+                  form: FormDep):
     """The confirm button: move exactly the leads the plan listed (none are chosen: nothing moves)."""
-    _versions(session, name)
+    await in_session(db, _versions, name)
     lead_ids = [str(v) for v in form.getlist("lead_ids") if v]
     to_version = str(form.get("to_version") or "")
     if not to_version.isdigit() or not lead_ids:
         problem = "Choose a version and plan first: no lead was chosen to move." if to_version.isdigit() else \
             "Choose the version to move leads to."
-        return _migrate_page(request, session, name, {"problem": problem}, None, None, status_code=422)
-    outcome = _migration(session, temporal, principal, name,
-                         {"dry_run": False, "to_version": int(to_version), "lead_ids": lead_ids})
-    session.commit()
-    return _migrate_page(request, session, name, outcome, int(to_version), None,
-                         status_code=200 if "result" in outcome else 422)
+        return await in_session(db, _migrate_page, request, name, {"problem": problem}, None, None, 422)
+    outcome = await _migration(db, temporal, principal, name,
+                               {"dry_run": False, "to_version": int(to_version), "lead_ids": lead_ids})
+    return await in_session(db, _migrate_page, request, name, outcome, int(to_version), None,
+                            200 if "result" in outcome else 422)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from api.deps import LimitsDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, LimitsDep, SessionDep, SettingsDep, TemporalDep, in_session
 from api.auth.deps import PrincipalDep
 from api.routes.leads import _lead_or_404, send_signal
 from api.routes.ui import _page, describe, page_router, task_cards, viewer_tz
@@ -132,19 +132,19 @@ def _answer(value: str | None) -> bool | None:
     return {"yes": True, "no": False}.get((value or "").lower())
 
 
-def _signal(lead_id: str, name: str, body: dict, session, settings, temporal, principal, limits):
+async def _signal(lead_id: str, name: str, body: dict, db, settings, temporal, principal, limits):
     """The JSON API's signal route, with the form's fields; a refusal comes back as a page."""
     try:
         signal_body = SignalBody(**body)
     except ValidationError as exc:
         raise HTTPException(422, describe(list(exc.errors()))) from None
-    send_signal(lead_id, name, session, settings, temporal, principal, limits, signal_body)
+    await send_signal(lead_id, name, db, settings, temporal, principal, limits, signal_body)
     return RedirectResponse(f"/ui/leads/{lead_id}?sent={name}", status_code=303)
 
 
 @router.post("/leads/{lead_id}/signals/{name}")
-def lead_action(lead_id: str, name: str, session: SessionDep, settings: SettingsDep,
-                temporal: TemporalDep, principal: PrincipalDep, limits: LimitsDep,
+async def lead_action(lead_id: str, name: str, db: DatabaseDep, settings: SettingsDep,
+                      temporal: TemporalDep, principal: PrincipalDep, limits: LimitsDep,
                 notes: Annotated[str | None, Form(max_length=5000)] = None,
                 owner: Annotated[str | None, Form(max_length=64)] = None,
                 need: Annotated[str | None, Form(max_length=5)] = None,
@@ -159,15 +159,20 @@ def lead_action(lead_id: str, name: str, session: SessionDep, settings: Settings
                     timeline=_answer(timeline_))
     if name == "reassign":
         body["owner"] = (owner or "").strip() or None
-    return _signal(lead_id, name, body, session, settings, temporal, principal, limits)
+    return await _signal(lead_id, name, body, db, settings, temporal, principal, limits)
 
 
 @router.post("/leads/{lead_id}/replies/{record_id}/intent")
-def correct_intent(lead_id: str, record_id: int, session: SessionDep, settings: SettingsDep,
-                   temporal: TemporalDep, principal: PrincipalDep, limits: LimitsDep,
-                   intent: Annotated[str, Form(max_length=20)]):
+async def correct_intent(lead_id: str, record_id: int, db: DatabaseDep, settings: SettingsDep,
+                         temporal: TemporalDep, principal: PrincipalDep, limits: LimitsDep,
+                         intent: Annotated[str, Form(max_length=20)]):
     """A reply read wrongly: the `reply` signal again, with the right intent and a new event id
     (the same correction twice has effect once)."""
+    body = await in_session(db, _correction, lead_id, record_id, intent, principal)
+    return await _signal(lead_id, "reply", body, db, settings, temporal, principal, limits)
+
+
+def _correction(session, lead_id: str, record_id: int, intent: str, principal) -> dict[str, Any]:
     lead = _lead_or_404(session, lead_id, principal)
     record = session.get(LeadEventRecord, record_id)
     if record is None or record.lead_id != lead.id or record.type not in REPLIES:
@@ -176,6 +181,5 @@ def correct_intent(lead_id: str, record_id: int, session: SessionDep, settings: 
         raise HTTPException(422, [{"loc": ["body", "intent"], "msg": f"use one of {', '.join(INTENTS)}"}])
     data = record.data or {}
     before = data.get("intent") or ("unverified" if record.type == "unverified_reply" else "unknown")
-    body = {"event_id": f"{CORRECTION}{record.id}-{intent}", "intent": intent, "text": data.get("text"),
+    return {"event_id": f"{CORRECTION}{record.id}-{intent}", "intent": intent, "text": data.get("text"),
             "notes": f"intent corrected from {before} (reply {record.event_id})"[:5000]}
-    return _signal(lead_id, "reply", body, session, settings, temporal, principal, limits)

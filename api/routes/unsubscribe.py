@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
 from api import lead_workflows
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, SessionDep, SettingsDep, TemporalDep, in_session
 from domain.events import LeadEvent
 from messaging import tokens
 from persistence import touches as store
@@ -40,15 +40,20 @@ def confirm(token: str, session: SessionDep, settings: SettingsDep) -> str:
 
 
 @router.post("/{token}", response_class=HTMLResponse)
-def unsubscribe(token: str, session: SessionDep, settings: SettingsDep, temporal: TemporalDep) -> str:
+async def unsubscribe(token: str, db: DatabaseDep, settings: SettingsDep, temporal: TemporalDep) -> str:
+    lead, email = await in_session(db, _suppress, token, settings)
+    event = LeadEvent(type="reply", event_id=f"unsubscribe-{lead.lead_id}", intent="unsubscribe", channel="email")
+    try:
+        await lead_workflows.signal(temporal, settings, lead, "reply", event)
+    except (lead_workflows.CadenceEnded, HTTPException) as exc:  # the suppression holds whatever happens
+        log.info("unsubscribe of lead %s not signalled: %s", lead.lead_id, exc)
+    return PAGE.format(title="You are unsubscribed", text=f"{email} will not receive emails from us again.",
+                       form="")
+
+
+def _suppress(session, token: str, settings) -> tuple[lead_workflows.Reach, str]:
     lead = _lead_for(token, session, settings)
     # The suppression list is what every send checks, so it is written first and for good.
     store.suppress(session, lead.email, "unsubscribed")
     session.commit()
-    event = LeadEvent(type="reply", event_id=f"unsubscribe-{lead.id}", intent="unsubscribe", channel="email")
-    try:
-        lead_workflows.signal(session, settings, temporal, lead, "reply", event)
-    except (lead_workflows.CadenceEnded, HTTPException) as exc:  # the suppression holds whatever happens
-        log.info("unsubscribe of lead %s not signalled: %s", lead.id, exc)
-    return PAGE.format(title="You are unsubscribed", text=f"{lead.email} will not receive emails from us again.",
-                       form="")
+    return lead_workflows.reach(session, settings, lead), lead.email

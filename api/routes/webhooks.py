@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api import lead_workflows
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import DatabaseDep, SettingsDep, TemporalDep, in_session
 from api.schemas import E164
 from domain.events import CALL_OUTCOMES, LeadEvent, bounded_id
 from persistence import leads as lead_store
@@ -70,8 +70,8 @@ async def raw_body(request: Request) -> bytes:
 
 
 @router.post("/calls", status_code=202)
-def dialer_event(raw: Annotated[bytes, Depends(raw_body)], request: Request, session: SessionDep,
-                 settings: SettingsDep, temporal: TemporalDep) -> dict:
+async def dialer_event(raw: Annotated[bytes, Depends(raw_body)], request: Request, db: DatabaseDep,
+                       settings: SettingsDep, temporal: TemporalDep) -> dict:
     """Call outcomes on a lead's call task, and missed inbound calls (a callback task by the next
     business day). Signed: header `X-Cadence-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`,
     within five minutes. An event id has effect once; a repeat answers `"status": "duplicate"`."""
@@ -86,6 +86,20 @@ def dialer_event(raw: Annotated[bytes, Depends(raw_body)], request: Request, ses
         raise HTTPException(422, [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in errors]) from None
     event_id = bounded_id(event.event_id)  # it names the follow-up task: bounded width
     record_id = f"dialer:{event_id}"
+    found = await in_session(db, _call_target, event, event_id, record_id, settings)
+    if isinstance(found, dict):
+        return found
+    lead, name, signal = found
+    try:
+        await lead_workflows.signal(temporal, settings, lead, name, signal)
+    except lead_workflows.CadenceEnded as exc:
+        raise HTTPException(409, {"msg": str(exc), "stage": lead.stage}) from None
+    return await in_session(db, _record, event, record_id, lead.lead_id, name)
+
+
+def _call_target(session, event: CallEvent, event_id: str, record_id: str,
+                 settings) -> dict | tuple[lead_workflows.Reach, str, LeadEvent]:
+    """The lead the call is about and the signal for it; the answer itself for a repeated event."""
     known = session.get(ProviderEvent, record_id)
     if known is not None:  # replayed or redelivered: no second effect
         return {"lead_id": known.lead_id, "event_id": event.event_id, "status": "duplicate"}
@@ -108,17 +122,17 @@ def dialer_event(raw: Annotated[bytes, Depends(raw_body)], request: Request, ses
             raise HTTPException(404, f"no lead with phone {event.phone}")
         signal = LeadEvent(type="missed_call", event_id=event_id, channel="call")
         name = "missed_call"
-    try:
-        lead_workflows.signal(session, settings, temporal, lead, name, signal)
-    except lead_workflows.CadenceEnded as exc:
-        raise HTTPException(409, {"msg": str(exc), "stage": lead.stage}) from None
+    return lead_workflows.reach(session, settings, lead), name, signal
+
+
+def _record(session, event: CallEvent, record_id: str, lead_id: str, name: str) -> dict:
     record = provider_events.claim_id(
-        session, record_id, event.type, lead.id, utcnow(),  # when it came
+        session, record_id, event.type, lead_id, utcnow(),  # when it came
         {k: v for k, v in {"task_id": event.task_id, "outcome": event.outcome}.items() if v is not None},
     )
     if record is None:  # the same event, delivered twice at once: the other request recorded it
         session.rollback()
-        return {"lead_id": lead.id, "event_id": event.event_id, "status": "duplicate"}
-    record.effect = f"{name} signalled to lead {lead.id}"
+        return {"lead_id": lead_id, "event_id": event.event_id, "status": "duplicate"}
+    record.effect = f"{name} signalled to lead {lead_id}"
     session.commit()
-    return {"lead_id": lead.id, "event_id": event.event_id, "status": "accepted"}
+    return {"lead_id": lead_id, "event_id": event.event_id, "status": "accepted"}
