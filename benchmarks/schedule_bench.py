@@ -285,12 +285,14 @@ async def lead_workflow_worker(workdir: Path):
     from benchmarks.baseline_workflow import TrivialWorkflow
     from persistence.db import Database
     from tests.support.harness import LINKS, SENDER
+    from temporal_client import ensure_search_attributes
     from workflows.lead_cadence import LeadCadenceWorkflow
 
     path = workdir / f"workflows-{uuid.uuid4().hex[:8]}.db"
     shutil.copyfile(migrated_template(workdir), path)
     db = Database(f"sqlite:///{path}")
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    await ensure_search_attributes(env.client, env.client.namespace)
     try:
         acts = TouchActivities(db, mailer=None, sender=SENDER, links=LINKS)  # no mailer: the outbox
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
