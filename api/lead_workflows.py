@@ -13,6 +13,7 @@ Temporal answers. `temporal` is anything with a coroutine `client()` giving the 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,7 +36,7 @@ from persistence import cadences as cadence_store
 from persistence import catalog
 from persistence.models import Lead
 from workflows import search_attributes as attributes
-from workflows.lead_cadence import LeadCadenceWorkflow
+from workflows.lead_cadence import LeadCadenceWorkflow, workflow_id_for
 from workflows.messages import LeadCadenceInput, MigrateRequest
 
 
@@ -160,3 +161,38 @@ async def update(temporal, workflow_id: str, request: MigrateRequest, update_id:
         return await asyncio.wait_for(accepted.result(), wait.total_seconds())
     except asyncio.TimeoutError:
         return None
+
+
+@dataclass(frozen=True)
+class Running:
+    """A lead's workflow as Temporal's visibility sees it."""
+
+    lead_id: str
+    workflow_id: str
+    cadence_version: int
+
+
+_QUERYABLE = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+async def running_on(temporal, cadence: str, *, not_version: int, version: int | None = None,
+                     lead_ids: list[str] | None = None, limit: int = 500) -> list[Running]:
+    """The running leads on `cadence` at another version than `not_version`, found by their search
+    attributes (workflows/search_attributes.py) rather than the database: the version the workflow
+    itself runs. Empty for a name or id the query language could misread."""
+    if not _QUERYABLE.fullmatch(cadence) or any(not _QUERYABLE.fullmatch(i) for i in lead_ids or []):
+        return []
+    query = (f"WorkflowType = 'LeadCadenceWorkflow' AND ExecutionStatus = 'Running' "
+             f"AND {attributes.NAME.name} = '{cadence}' AND {attributes.VERSION.name} != {int(not_version)} "
+             f"AND {attributes.STAGE.name} NOT IN ({', '.join(repr(str(s)) for s in sorted(FINAL_STAGES))})")
+    if version is not None:
+        query += f" AND {attributes.VERSION.name} = {int(version)}"
+    if lead_ids is not None:
+        if not lead_ids:
+            return []
+        query += f" AND WorkflowId IN ({', '.join(repr(workflow_id_for(i)) for i in lead_ids)})"
+    found: list[Running] = []
+    async for execution in (await temporal.client()).list_workflows(query, limit=limit):
+        found.append(Running(execution.id.removeprefix("lead-"), execution.id,
+                             execution.typed_search_attributes.get(attributes.VERSION)))
+    return found

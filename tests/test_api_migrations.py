@@ -1,9 +1,13 @@
 """Cadence migration through HTTP on the real dev server: the dry run and the real run agree."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from persistence.models import Lead
 from tests.support.harness import eventually
+from tests.support.live import api_client, free_port, prepare_database, running_worker, serving_api, settings_for
 from tests.test_api_e2e import dev_server, lead_body, live  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -96,3 +100,30 @@ async def test_a_lead_can_be_moved_forward_and_back_between_versions(live):
         r = (await live.post("/cadences/mig-e2e/migrations", json={"dry_run": False, "to_version": to})).json()
         assert [m["status"] for m in r["leads"]] == ["migrated"], r
         assert (await live.get(f"/leads/{lead['id']}")).json()["cadence"]["version"] == to
+
+
+async def test_migrations_find_leads_by_the_version_their_workflow_runs(dev_server, sqlite_db):  # noqa: F811
+    """The database says the lead is on v2 already; its workflow's search attributes say v1, and they
+    decide: the lead is migrated, and Temporal's visibility shows the version it moved to."""
+    prepare_database(sqlite_db)
+    port = int(dev_server.client.service_client.config.target_host.rsplit(":", 1)[1])
+    settings = settings_for(sqlite_db, port, free_port(), f"mig-sa-{uuid.uuid4().hex[:8]}")
+    async with running_worker(dev_server.client, settings, sqlite_db):
+        with serving_api(settings, sqlite_db) as base_url:
+            async with api_client(base_url) as live:
+                assert (await live.post("/cadences", json=version(V1))).status_code == 201
+                lead = (await live.post("/leads", json=lead_body(cadence="mig-e2e"))).json()
+
+                async def listed(version: int):
+                    query = (f"CadenceName = 'mig-e2e' AND CadenceVersion = {version} "
+                             f"AND WorkflowId = '{lead['workflow_id']}'")
+                    return [w async for w in dev_server.client.list_workflows(query)]
+                await eventually(lambda: listed(1), timeout=20)
+                assert (await live.put("/cadences/mig-e2e", json=version(V2))).json()["version"] == 2
+                with sqlite_db.session() as s:
+                    s.get(Lead, lead["id"]).cadence_version = 2  # a row that is wrong
+
+                r = (await live.post("/cadences/mig-e2e/migrations", json={"dry_run": False})).json()
+                assert [(m["lead_id"], m["from_version"], m["status"]) for m in r["leads"]] == [
+                    (lead["id"], 1, "migrated")], r
+                await eventually(lambda: listed(2), timeout=20)

@@ -68,7 +68,8 @@ class _Moving:
 @router.post("/{name}/migrations", response_model=MigrationResult)
 async def migrate_leads(name: str, body: MigrationRequest, db: DatabaseDep, temporal: TemporalDep,
                         principal: PrincipalDep) -> dict:
-    to_version, target, leads = await in_session(db, _leads_to_move, name, body)
+    to_version, target, recorded = await in_session(db, _leads_to_move, name, body)
+    leads = await _select(db, temporal, name, body, to_version, recorded)
     results = [await _migrate_one(lead, target, body.dry_run, temporal) for lead in leads]
     if not body.dry_run:
         await in_session(db, _record, name, body, to_version, leads, results, principal)
@@ -91,6 +92,28 @@ def _leads_to_move(session, name: str, body: MigrationRequest) -> tuple[int, Cad
         query = query.where(Lead.id.in_(body.lead_ids))
     leads = session.scalars(query.order_by(Lead.created_at, Lead.id).limit(body.limit))
     return to_version, target, [_Moving(lead.id, lead.workflow_id, lead.cadence_version) for lead in leads]
+
+
+async def _select(db, temporal, name: str, body: MigrationRequest, to_version: int,
+                  recorded: list[_Moving]) -> list[_Moving]:
+    """The leads to move, found through their workflows' search attributes (the version each runs,
+    as the workflow sees it), then the database's for any lead visibility does not list yet: one
+    enrolled a moment ago, or one whose workflow started before it had search attributes. Only
+    leads this database holds: a namespace shared with another installation lists theirs too."""
+    try:
+        running = await lead_workflows.running_on(temporal, name, not_version=to_version, version=body.from_version,
+                                                  lead_ids=body.lead_ids, limit=body.limit)
+    except RPCError:  # visibility unavailable: the database alone
+        running = []
+    known = await in_session(db, _existing, [r.lead_id for r in running]) if running else set()
+    leads = {r.lead_id: _Moving(r.lead_id, r.workflow_id, r.cadence_version) for r in running if r.lead_id in known}
+    for lead in recorded:
+        leads.setdefault(lead.lead_id, lead)
+    return list(leads.values())[:body.limit]
+
+
+def _existing(session, lead_ids: list[str]) -> set[str]:
+    return set(session.scalars(select(Lead.id).where(Lead.id.in_(lead_ids))))
 
 
 def _record(session, name: str, body: MigrationRequest, to_version: int, leads: list[_Moving],
