@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from domain import routing
@@ -101,8 +102,16 @@ _catalogs: dict[str, Catalog] = {}
 _catalogs_lock = threading.Lock()
 
 
+_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def _key(session: Session) -> str:
-    return session.get_bind().url.render_as_string(hide_password=False)
+    """The database's URL: every engine of one database in the process shares its catalog."""
+    engine = session.get_bind()
+    key = _keys.get(engine)
+    if key is None:
+        key = _keys[engine] = engine.url.render_as_string(hide_password=False)
+    return key
 
 
 def catalog_for(session: Session) -> Catalog:
