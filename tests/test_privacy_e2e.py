@@ -77,6 +77,12 @@ async def enrol_and_reply(http, body: dict, text: str, intent: str = "neutral") 
     r = await http.post(f"/leads/{lead_id}/signals/reply", json={"event_id": "mail-1", "intent": intent, "text": text})
     assert r.status_code == 202, r.text
     await eventually(lambda: detail_when(lambda d: any(e["event_id"] == "mail-1" for e in d["events"])), timeout=15)
+    if intent == "neutral":  # the reply is written first, then the rep's follow-up task is made
+
+        async def follow_up():
+            tasks = (await http.get("/tasks", params={"lead_id": lead_id})).json()["data"]
+            return any(t["kind"] == "follow_up" for t in tasks)
+        await eventually(follow_up, timeout=15)
     return lead_id
 
 
