@@ -94,8 +94,11 @@ async def test_call_outcome_on_a_task_moves_the_lead_once(live):
         return body if body["stage"] == "qualified" else None
     body = await eventually(qualified, timeout=10)
     assert [e["event_id"] for e in body["events"]] == [event["event_id"]]
-    tasks = (await live.get("/tasks", params={"lead_id": lead["id"]})).json()["data"]
-    assert [t["kind"] for t in tasks if t["kind"] == "hand_off"] == ["hand_off"]
+
+    async def hand_offs():  # the stage is written first, then the hand-off task is made
+        tasks = (await live.get("/tasks", params={"lead_id": lead["id"]})).json()["data"]
+        return [t["kind"] for t in tasks if t["kind"] == "hand_off"]
+    assert await eventually(hand_offs, timeout=10) == ["hand_off"]
     bad = await post_signed(live, {"event_id": "e", "type": "call_completed", "task_id": task["id"], "outcome": "meh"})
     assert bad.status_code == 422
 

@@ -19,13 +19,14 @@ LEAD = {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.co
 
 
 def fast_refusal(text: str) -> str:
-    """The check's message, and that both the check and a render refuse within a second."""
-    started = time.monotonic()
+    """The check's message, and that both the check and a render refuse within a second of CPU time
+    (of this thread: what other processes do to the machine does not count)."""
+    started = time.thread_time()
     problem = template_problem(text)
     assert problem is not None, text
     with pytest.raises(TemplateError) as raised:
         render(text, template_context(LEAD))
-    assert time.monotonic() - started < 1, text
+    assert time.thread_time() - started < 1, text
     assert str(raised.value) == problem  # the same check at save time and before rendering
     return problem
 
@@ -153,10 +154,10 @@ def test_the_largest_allowed_template_compiles_and_renders_within_a_second() -> 
     text = ("{% if custom.a == 'x' %}y{% else %}{{ custom.b | default('z') | upper }}{% endif %}" * 250)
     text = text[: text.rindex("{% if", 0, MAX_TEMPLATE_CHARS)]
     context = template_context({"custom": {"a": "q", "b": "w" * 300}})
-    started = time.monotonic()
+    started = time.thread_time()
     assert template_problem(text + "x") is None
     out = render(text + "x", context)
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
     assert out.endswith("x") and len(out) > 50_000
 
 
