@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     cadence_worker_max_concurrent_activities: int = Field(32, ge=1, le=1000)  # = the lead activities' threads
     # The sticky cache: workflows kept in memory between their tasks. It bounds the worker's memory
     # however many leads wait; one evicted is replayed from its history when its next task comes.
-    cadence_worker_max_cached_workflows: int = Field(1000, ge=0, le=100_000)
+    cadence_worker_max_cached_workflows: int = Field(100, ge=0, le=100_000)
     cadence_worker_workflow_task_pollers: int = Field(5, ge=2, le=100)
     cadence_worker_activity_task_pollers: int = Field(5, ge=1, le=100)
     cadence_worker_import_threads: int = Field(2, ge=1, le=64)  # lead imports' activities

@@ -59,8 +59,19 @@ class KeyCache:
             return item[0]
 
     def put(self, scope: str, lead_id: str, key: bytes) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._items[(scope, lead_id)] = (key, time.monotonic() + self._ttl)
+            self._items.pop((scope, lead_id), None)  # put back last: the items stay in the order they expire
+            self._items[(scope, lead_id)] = (key, now + self._ttl)
+            # Expired keys go as new ones come, so a worker that saw 50,000 leads holds only those of
+            # the last TTL, not a key for every lead it ever served.
+            oldest = next(iter(self._items))
+            while self._items[oldest][1] < now:  # ends at the latest at the key just put
+                del self._items[oldest]
+                oldest = next(iter(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def forget(self, lead_id: str) -> None:
         with self._lock:

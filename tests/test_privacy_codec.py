@@ -211,3 +211,17 @@ async def test_the_web_ui_origin_may_call_the_codec_with_credentials_and_no_othe
         assert "access-control-allow-origin" not in leads.headers
         refused = await http.post("/codec/decode", json={"payloads": []}, headers={"Origin": "http://127.0.0.1:8233"})
         assert refused.status_code == 401  # a preflight carries no credentials; the call itself needs them
+
+
+def test_the_key_cache_holds_only_the_keys_of_its_last_ttl(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("privacy.codec.time.monotonic", lambda: clock[0])
+    cache = KeyCache(ttl=60)
+    for i in range(1000):
+        cache.put("db", f"lead-{i}", b"k" * 32)
+    clock[0] += 30
+    cache.put("db", "lead-0", b"k" * 32)  # used again: it lives on from now
+    assert len(cache) == 1000
+    clock[0] += 31  # the other 999 expired; the next key to come drops them
+    cache.put("db", "lead-new", b"n" * 32)
+    assert len(cache) == 2 and cache.get("db", "lead-0") == b"k" * 32 and cache.get("db", "lead-1") is None
