@@ -46,6 +46,13 @@ async def view(page, name: str, at: str | None = None, block: str = "center") ->
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
+async def htmx_idle(page) -> None:
+    """Once htmx has no request in flight and nothing left to swap or settle: a field filled before then
+    can be overwritten by the part still being settled."""
+    await page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')", timeout=10000)
+
+
 async def focused(page, expected: str) -> str:
     """The focused field's id, or the focused button's words, once it is `expected` (htmx moves the
     focus when it settles the swapped part, a moment after the swap); what it is after 5 s if not."""
@@ -110,9 +117,12 @@ async def test_ops_edit_a_cadence_read_its_timeline_preview_diff_and_move_leads(
     for _ in range(2):
         await page.get_by_role("button", name="Add an A/B variant to step 3").click()
     await page.locator("#steps-2-variants-1-id").wait_for()
+    await htmx_idle(page)
     await page.fill("#steps-2-variants-0-subject", "A shorter note, {{ first_name }}")
     await page.get_by_role("button", name="Remove variant b of step 3").click()
     await page.locator("#steps-2-variants-1-id").wait_for(state="detached")
+    await htmx_idle(page)
+    assert await page.input_value("#steps-2-variants-0-subject") == "A shorter note, {{ first_name }}"
     await view(page, "cadence-editor", at="#steps-2", block="start")
     await page.get_by_role("button", name="Save as version 2").first.click()
     await page.wait_for_url("**/ui/cadences/rank-b?saved=2")
