@@ -181,6 +181,11 @@ async def test_postgres_restarted_under_the_worker_loses_and_repeats_nothing(dev
     assert sum(t["channel"] == "email" for t in detail["touches"]) == 1
 
 
+def _next_step(base_url: str, lead_id: str) -> str | None:
+    detail = _get_json(base_url, lead_id)
+    return detail["next_touch"]["step_id"] if detail and detail["next_touch"] else None
+
+
 def _get_json(base_url: str, lead_id: str) -> dict | None:
     import httpx
 
@@ -212,6 +217,9 @@ async def test_the_temporal_server_killed_while_leads_wait_and_signals_arrive(tm
                 for lead in leads:
                     await eventually(lambda: (t := touch_row(sqlite_db, lead["id"], "mail-1")) and t.status == "sent",
                                      timeout=30)
+                    # The send is recorded in the email's own transaction; the next touch is written
+                    # by the decision after it. Only then is the lead waiting on its timer.
+                    await eventually(lambda: _next_step(base_url, lead["id"]) == "mail-2", timeout=30)
                 await server.shutdown()  # killed while the leads wait a day for their next touch
                 refused = await http.post(f"/leads/{leads[0]['id']}/signals/reply", json={"intent": "positive"})
                 assert refused.status_code == 503 and "could not reach" in refused.text
@@ -224,7 +232,8 @@ async def test_the_temporal_server_killed_while_leads_wait_and_signals_arrive(tm
                     await eventually(lambda: delivered(lead["id"]), timeout=60, interval=1)
                 for lead in leads[:2]:
                     await eventually(lambda: _get_json(base_url, lead["id"])["stage"] == "qualified", timeout=60)
-                waiting = _get_json(base_url, leads[2]["id"])
+                waiting = await eventually(lambda: (d := _get_json(base_url, leads[2]["id"]))
+                                           and d["next_touch"] and d, timeout=30)
     finally:
         worker.kill()
         await server.shutdown()
