@@ -12,8 +12,11 @@ from temporalio.testing import WorkflowEnvironment
 from persistence.db import Database
 from persistence.migrate import upgrade
 from temporal_client import ensure_search_attributes
+from worker import compile_workflow_modules
 
 BIN = Path(sys.executable).parent
+# As the worker does at start: the workers the tests run import the workflow modules for every workflow.
+compile_workflow_modules()
 POSTGRES_URL = os.environ.get("DATABASE_TEST_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

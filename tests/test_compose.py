@@ -682,6 +682,24 @@ def test_dockerfile_copies_all_runtime_code():
     assert not missing, f"the image would lack {sorted(missing)}: add a COPY line to the Dockerfile"
 
 
+def test_dockerfile_compiles_the_python_it_copies_before_dropping_root():
+    """The image runs with PYTHONDONTWRITEBYTECODE and root-owned code: bytecode that is not built
+    into it is compiled again by every import, and the sandbox imports the workflows per workflow."""
+    instructions = dockerfile_instructions()
+    assert dockerfile_env().get("PYTHONDONTWRITEBYTECODE") == "1"
+    compiles = [(i, shlex.split(args)) for i, (keyword, args) in enumerate(instructions)
+                if keyword == "RUN" and "compileall" in args]
+    assert compiles, "the Dockerfile does not compile the code (python -m compileall)"
+    at, words = compiles[-1]
+    user_at = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "USER")
+    assert at < user_at, "compile while the code is still writable, before USER"
+    python = {src for srcs in dockerfile_copy_sources() for src in srcs
+              if src.endswith(".py") or (ROOT / src).is_dir() and any((ROOT / src).rglob("*.py"))}
+    python -= {"pyproject.toml"}
+    missing = python - set(words)
+    assert not missing, f"copied but not compiled: {sorted(missing)}"
+
+
 def test_the_temporal_ui_decodes_history_through_the_api_codec():
     ui = environment(service("temporal-ui"))
     assert interpolate(ui["TEMPORAL_CODEC_ENDPOINT"], MINIMAL_SHELL) == "http://localhost:8000/codec"
