@@ -55,16 +55,19 @@ def read_files(directory: Path = CADENCES_DIR) -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in sorted(directory.glob("*.yaml"))]
 
 
+def same_as(row: CadenceVersion, definition: dict[str, Any]) -> bool:
+    """Whether `definition` (validated) is what version `row` already is: saving it would add nothing."""
+    return Cadence.from_dict({**definition, "version": row.version}).to_dict() == row.definition
+
+
 def load_definitions(session: Session, definitions: list[dict[str, Any]]) -> list[tuple[str, int, bool]]:
     """Save each definition that differs from its latest version: (name, version, changed)."""
     out = []
     for definition in definitions:
         current = latest(session, definition["name"])
-        if current is not None:
-            proposed = Cadence.from_dict({**definition, "version": current.version}).to_dict()
-            if proposed == current.definition:
-                out.append((current.name, current.version, False))
-                continue
+        if current is not None and same_as(current, definition):
+            out.append((current.name, current.version, False))
+            continue
         row = save_version(session, definition)
         out.append((row.name, row.version, True))
     return out

@@ -136,6 +136,19 @@ async def test_cadences_are_listed_and_invalid_ones_rejected_with_every_problem(
     assert {"steps", "steps.0.channel", "steps.0.wait"} <= locs
 
 
+async def test_saving_a_cadence_unchanged_makes_no_new_version(live):
+    """A retried PUT, or a save with nothing changed, answers the version it already is."""
+    definition = {**FAST, "name": f"same-{uuid.uuid4().hex[:6]}"}
+    created = await live.post("/cadences", json=definition)
+    assert created.status_code == 201 and created.json()["version"] == 1, created.text
+    again = await live.put(f"/cadences/{definition['name']}", json=definition)
+    assert again.status_code == 200 and again.json()["version"] == 1
+    audit = (await live.get("/audit", params={"target_id": definition["name"]})).json()["data"]
+    assert [e["action"] for e in audit] == ["cadence.created"]
+    changed = {**definition, "steps": [{**definition["steps"][0], "instructions": "Call"}, *definition["steps"][1:]]}
+    assert (await live.put(f"/cadences/{definition['name']}", json=changed)).json()["version"] == 2
+
+
 async def test_rep_completes_a_task_and_the_cadence_goes_on(live):
     assert (await live.post("/cadences", json=FAST)).status_code == 201
     lead = (await live.post("/leads", json=lead_body(cadence="fast-test"))).json()

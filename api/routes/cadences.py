@@ -100,6 +100,8 @@ def new_version(name: str, session: SessionDep, principal: PrincipalDep,
     previous = cadence_store.latest(session, name)
     if previous is None:
         raise HTTPException(404, f"no cadence named {name!r}; POST /cadences creates it")
+    if cadence_store.same_as(previous, {**definition, "name": name}):  # a retried or repeated save
+        return _public(previous, cadence_store.is_archived(session, name))
     row = cadence_store.save_version(session, {**definition, "name": name})
     audit.record(session, principal.actor, principal.name, "cadence.version_created", "cadence", name,
                  {"from_version": previous.version, "to_version": row.version,

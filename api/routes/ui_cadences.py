@@ -28,7 +28,6 @@ from api.routes import cadences as cadence_api
 from api.routes import migrations as migration_api
 from api.routes.ui import PageRoute, _page, is_htmx
 from domain.access import Permission
-from domain.cadences import Cadence
 from domain.simulation import simulate
 from persistence import audit
 from persistence import cadences as cadence_store
@@ -224,8 +223,7 @@ def save_edit(name: str, request: Request, session: SessionDep, principal: Princ
         # htmx swaps only successful answers: it gets the form with its errors as a 200
         return _editor(request, name, latest.version, draft, errors=errors,
                        status_code=200 if is_htmx(request) else 422)
-    proposed = Cadence.from_dict({**definition, "name": name, "version": latest.version}).to_dict()
-    if proposed == latest.definition:
+    if cadence_store.same_as(latest, {**definition, "name": name}):
         return _editor(request, name, latest.version, draft,
                        notice=f"Nothing changed: version {latest.version} already is this cadence.")
     row = cadence_api.new_version(name, session, principal, definition)
