@@ -26,7 +26,7 @@ from domain import priority
 from domain.ranks import NURTURE_CADENCE, UnknownSource, is_higher, rank_for
 from domain.stages import ENDED_STATUSES, FINAL_STAGES
 from persistence import cadences as cadence_store
-from persistence import catalog, lead_keys
+from persistence import catalog, lead_keys, outbound
 from persistence import leads as lead_store
 from persistence import reps as rep_store
 from persistence import touches as touch_store
@@ -140,11 +140,13 @@ def _admit_and_commit(session: Session, settings: Settings, body: LeadCreate) ->
 
 
 def _withdraw(session: Session, lead_id: str) -> None:
-    """A new lead whose workflow could not start: nothing is left half-written."""
+    """A new lead whose workflow could not start: nothing is left half-written, nor announced (its
+    `lead.created`, unless a delivery already went out)."""
     lead = session.get(Lead, lead_id)
     if lead is not None:
         session.delete(lead)
     lead_keys.remove(session, lead_id)
+    outbound.forget_lead(session, lead_id)
 
 
 async def enrol(db: Database, settings: Settings, temporal, body: LeadCreate) -> Admitted:

@@ -5,7 +5,9 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 
+from persistence.models import Lead, WebhookEvent
 from tests.support.harness import eventually
 from tests.support.live import (
     api_client, free_port, prepare_database, running_worker, serving_api, settings_for, start_dev_server,
@@ -75,6 +77,14 @@ async def test_an_api_started_before_temporal_connects_once_it_is_up(tmp_path, s
         async with api_client(url) as http:
             down = await http.get("/healthz")
             assert down.status_code == 503 and down.json()["checks"]["temporal"] == "error: not connected"
+            hook = await http.post("/webhook-endpoints", json={"url": "https://hooks.example.com/cadence",
+                                                              "events": ["lead.created"]})
+            assert hook.status_code == 201, hook.text
+            refused = await http.post("/leads", json={"email": "early@example.com", "source": "form_fill"})
+            assert refused.status_code == 503 and "Temporal" in refused.json()["detail"]
+            with sqlite_db.session() as s:  # nothing half-written, and nothing announced
+                assert s.scalar(select(func.count()).select_from(Lead)) == 0
+                assert s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
             env = await start_dev_server(tmp_path / "temporal.db", port)
             try:
                 async with running_worker(env.client, settings, sqlite_db):
