@@ -1,5 +1,6 @@
-"""Access logs without secrets or addresses: unsubscribe tokens and email addresses in a request's
-path or query are replaced before uvicorn writes the line (`<token>`, `<email>`)."""
+"""Access logs without secrets or personal data: unsubscribe tokens, email addresses and search
+terms (a name, a company) in a request's path or query are replaced before uvicorn writes the line
+(`<token>`, `<email>`, `<redacted>`)."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,8 @@ import re
 
 _TOKEN_PATH = re.compile(r"^(/unsubscribe/)[^/?]+")
 _EMAIL = re.compile(r"[^/?&=\s]+(?:@|%40)[^/?&=\s]+", re.I)
-_SECRET_QUERY = re.compile(r"([?&](?:token|key|password|csrf_token)=)[^&]*", re.I)
+# Secrets, and the lead search (`GET /leads?q=`, `/ui/leads?q=`), whose words are people's names.
+_SECRET_QUERY = re.compile(r"([?&](?:token|key|password|csrf_token|q)=)[^&]*", re.I)
 
 
 def redact(path: str) -> str:

@@ -6,10 +6,12 @@ import logging
 from api.access_log import RedactPaths, redact
 
 
-def test_tokens_and_addresses_are_replaced():
+def test_tokens_addresses_and_search_terms_are_replaced():
     assert redact("/unsubscribe/abc.DEF-123") == "/unsubscribe/<token>"
     assert redact("/mailboxes/sam@example.com?days=7") == "/mailboxes/<email>?days=7"
-    assert redact("/leads?q=grace%40navy.mil&limit=5") == "/leads?q=<email>&limit=5"
+    assert redact("/leads?q=grace%40navy.mil&limit=5") == "/leads?q=<redacted>&limit=5"
+    assert redact("/ui/leads?stage=new&q=Grace+Hopper") == "/ui/leads?stage=new&q=<redacted>"
+    assert redact("/leads?owner=rep-1&limit=5") == "/leads?owner=rep-1&limit=5"  # no person in these
     assert redact("/codec/decode?token=s3cret&x=1") == "/codec/decode?token=<redacted>&x=1"
     assert redact("/leads/Xy3abc/signals/reply") == "/leads/Xy3abc/signals/reply"
 
