@@ -32,9 +32,9 @@ def compiles_on_import(path: Path, monkeypatch) -> int:
         calls.append(path)
         return real(self, data, path, *args, **kwargs)
 
-    monkeypatch.setattr(importlib.machinery.SourceFileLoader, "source_to_code", counting)
-    importlib.machinery.SourceFileLoader("lead_cadence_copy", str(path)).get_code("lead_cadence_copy")
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # only this spy is undone here, not the caller's patches
+        patch.setattr(importlib.machinery.SourceFileLoader, "source_to_code", counting)
+        importlib.machinery.SourceFileLoader("lead_cadence_copy", str(path)).get_code("lead_cadence_copy")
     return len(calls)
 
 
