@@ -217,6 +217,15 @@ async def test_ops_edit_a_cadence_read_its_timeline_preview_diff_and_move_leads(
 
 
 @pytest.mark.parametrize("any_db", ["sqlite"], indirect=True)
+async def test_saving_the_editor_with_nothing_changed_makes_no_version(live, browser, any_db):  # noqa: F811
+    before = (await live.get("/cadences/rank-c")).json()["version"]
+    page = await logged_in_page(browser, str(live.base_url), *await make_user(live, "ops"))
+    await page.goto("/ui/cadences/rank-c/edit")
+    await page.get_by_role("button", name=f"Save as version {before + 1}").first.click()
+    await page.get_by_text(f"Nothing changed: version {before} already is this cadence.").wait_for()
+    assert (await live.get("/cadences/rank-c")).json()["version"] == before
+
+
 async def test_a_rep_reads_cadences_without_the_editor_and_pages_fit_a_phone(live, browser, any_db):  # noqa: F811
     rep = await make_user(live, "rep", "ana")
     await make_user(live, "rep", "ben")

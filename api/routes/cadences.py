@@ -96,16 +96,16 @@ def create_cadence(session: SessionDep, principal: PrincipalDep, definition: dic
 @router.put("/{name}", response_model=CadencePublic)
 def new_version(name: str, session: SessionDep, principal: PrincipalDep,
                 definition: dict[str, Any] = Body(...)) -> dict:
-    validated({**definition, "name": name})
+    named = validated({**definition, "name": name})
     previous = cadence_store.latest(session, name)
     if previous is None:
         raise HTTPException(404, f"no cadence named {name!r}; POST /cadences creates it")
-    if cadence_store.same_as(previous, {**definition, "name": name}):  # a retried or repeated save
+    if cadence_store.same_as(previous, named):  # a retried or repeated save
         return _public(previous, cadence_store.is_archived(session, name))
-    row = cadence_store.save_version(session, {**definition, "name": name})
+    row = cadence_store.save_version(session, named)
     audit.record(session, principal.actor, principal.name, "cadence.version_created", "cadence", name,
                  {"from_version": previous.version, "to_version": row.version,
-                  **audit.diff(previous.definition, {**definition, "name": name})})
+                  **audit.diff(previous.definition, named)})
     return _public(row, cadence_store.is_archived(session, name))  # a new version stays archived
 
 

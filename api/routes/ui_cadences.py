@@ -223,10 +223,10 @@ def save_edit(name: str, request: Request, session: SessionDep, principal: Princ
         # htmx swaps only successful answers: it gets the form with its errors as a 200
         return _editor(request, name, latest.version, draft, errors=errors,
                        status_code=200 if is_htmx(request) else 422)
-    if cadence_store.same_as(latest, {**definition, "name": name}):
+    row = cadence_api.new_version(name, session, principal, definition)
+    if row["version"] == latest.version:  # the API saves nothing that the latest version already is
         return _editor(request, name, latest.version, draft,
                        notice=f"Nothing changed: version {latest.version} already is this cadence.")
-    row = cadence_api.new_version(name, session, principal, definition)
     session.commit()  # before the browser asks for the page that shows it
     target = f"/ui/cadences/{name}?{urlencode({'saved': row['version']})}"
     if is_htmx(request):
