@@ -50,8 +50,7 @@ COPY static/ static/
 # Bytecode is compiled here, while the source is writable: PYTHONDONTWRITEBYTECODE keeps the
 # processes from writing it at run time, and Temporal's sandbox imports the workflow modules again
 # for every workflow it runs, compiling their source each time where no bytecode is (worker.py).
-RUN python -m compileall -q config.py temporal_client.py worker.py activities api cli domain messaging \
-      persistence privacy workflows migrations scripts
+RUN python -m compileall -q .
 
 # --- Non-root runtime user --------------------------------------------------------------
 # Only the data dir (CADENCE_DATA_DIR, the SQLite fallback when DATABASE_URL is unset)
