@@ -48,10 +48,10 @@ def compile_workflow_modules() -> bool:
     Temporal's sandbox imports a workflow's module afresh for every workflow it runs, so that no
     module state leaks from one lead to the next. Python skips compiling a module only when its
     bytecode is on disk, and it is not when PYTHONDONTWRITEBYTECODE is set (as in the image, which
-    compiles it at build time instead) or the checkout is fresh: then every new lead, and every lead
-    replayed after leaving the sticky cache, compiles the workflow's source again. Measured in a
-    burst of 300 new leads, that was a third of the worker's CPU and the difference between the last
-    first email 1.8x and 1.3x later than bare Temporal's (docs/performance.md)."""
+    compiles it at build time instead) or the source is read-only: then every new lead, and every
+    lead replayed after leaving the sticky cache, compiles the workflow's source again. Measured in
+    bursts of 300 new leads, compiling was 37 % of the worker's CPU, and the last first email came
+    1.8-2.0x as late as bare Temporal's without the bytecode, 1.2-1.6x with it (docs/performance.md)."""
     import workflows
 
     return bool(compileall.compile_dir(Path(workflows.__file__).parent, maxlevels=0, quiet=2))

@@ -9,12 +9,12 @@ import re
 _TOKEN_PATH = re.compile(r"^(/unsubscribe/)[^/?]+")
 _EMAIL = re.compile(r"[^/?&=\s]+(?:@|%40)[^/?&=\s]+", re.I)
 # Secrets, and the lead search (`GET /leads?q=`, `/ui/leads?q=`), whose words are people's names.
-_SECRET_QUERY = re.compile(r"([?&](?:token|key|password|csrf_token|q)=)[^&]*", re.I)
+_PRIVATE_QUERY = re.compile(r"([?&](?:token|key|password|csrf_token|q)=)[^&]*", re.I)
 
 
 def redact(path: str) -> str:
     path = _TOKEN_PATH.sub(r"\1<token>", path)
-    path = _SECRET_QUERY.sub(r"\1<redacted>", path)
+    path = _PRIVATE_QUERY.sub(r"\1<redacted>", path)
     return _EMAIL.sub("<email>", path)
 
 

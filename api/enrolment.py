@@ -141,7 +141,7 @@ def _admit_and_commit(session: Session, settings: Settings, body: LeadCreate) ->
 
 def _withdraw(session: Session, lead_id: str) -> None:
     """A new lead whose workflow could not start: nothing is left half-written, nor announced (its
-    `lead.created`, unless a delivery already went out)."""
+    `lead.created` is taken back; a delivery that already went out cannot be)."""
     lead = session.get(Lead, lead_id)
     if lead is not None:
         session.delete(lead)
